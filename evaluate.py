@@ -1,0 +1,55 @@
+"""Paper-style PSNR/SSIM tables for a jaxsr model on benchmark folders.
+
+  python evaluate.py --model vdsr --weights ../shared/weights/VDSR_Official.mat \
+      --data_dir ../shared/data/test --datasets Set5,Set14,B100 --scales 2,3,4 --results_json out.json
+
+``--weights`` takes a ``.msgpack`` params file or the VDSR authors' MatConvNet ``.mat``; for models built
+per scale, ``{scale}`` in the path is replaced by each scale. ``--workdir`` evaluates the latest checkpoint
+of a training run with that run's own config.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app, flags, logging
+
+flags.DEFINE_string("model", "vdsr", "Registered model name (see jaxsr.models.names()).")
+flags.DEFINE_string("weights", None, "Params file (.msgpack or MatConvNet .mat); '{scale}' is substituted.")
+flags.DEFINE_string("workdir", None, "Training run folder: evaluate its latest checkpoint with its config.")
+flags.DEFINE_string("data_dir", None, "Folder with one sub-folder of HR images per dataset.")
+flags.DEFINE_list("datasets", ["Set5", "Set14", "B100"], "Dataset folder names under --data_dir.")
+flags.DEFINE_list("scales", ["2", "3", "4"], "Upscaling factors.")
+flags.DEFINE_string("results_json", None, "Write the table's numbers to this JSON file.")
+flags.DEFINE_string("save_images", None, "Write SR outputs and comparison crops under this folder.")
+flags.DEFINE_bool("self_ensemble", False, "Average over the 8 flips/rotations (the '+' results).")
+flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    from jaxsr.cli import parse_scales, run_cli
+    from jaxsr.evaluation import evaluate, markdown_table
+    from jaxsr.io import atomic_write_bytes
+    from jaxsr.loading import upscaler_factory
+
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+    def run():
+        scales = parse_scales(FLAGS.scales)
+        factory, label = upscaler_factory(FLAGS.model, FLAGS.weights, FLAGS.workdir, FLAGS.self_ensemble)
+        results = evaluate(factory, FLAGS.data_dir, FLAGS.datasets, scales,
+                           save_images=FLAGS.save_images, progress=FLAGS.progress)
+        print(markdown_table(results, label))
+        if FLAGS.results_json:
+            atomic_write_bytes(FLAGS.results_json, (json.dumps(results, indent=2) + "\n").encode())
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("data_dir")
+    app.run(main)

@@ -1,0 +1,34 @@
+"""Helpers shared by the command-line entry points: one-line errors and flag parsing."""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from jaxsr.errors import JaxsrError
+
+__all__ = ["run_cli", "parse_scales"]
+
+
+def run_cli(fn: Callable[[], None]) -> int:
+    """Run ``fn``; a JaxsrError becomes ``error: <message>`` on stderr and exit status 1."""
+    try:
+        fn()
+    except JaxsrError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def parse_scales(values) -> list[int]:
+    """["2", "3"] → [2, 3]; JaxsrError for anything that is not a positive integer."""
+    try:
+        scales = [int(v) for v in values]
+    except (TypeError, ValueError):
+        scales = []
+    if not scales or min(scales) < 1:
+        raise JaxsrError(f"--scales must be positive integers, got {','.join(map(str, values))!r}")
+    return scales

@@ -1,0 +1,146 @@
+"""Paper-style benchmark evaluation: PSNR/SSIM tables against the bicubic baseline.
+
+The protocol for one HR test image at scale s (VDSR/EDSR papers, ``docs`` in the README):
+1. HR is mod-cropped to a multiple of s;
+2. LR = MATLAB-bicubic ``imresize(HR, 1/s)`` in float64, no rounding (of the Y channel for Y models,
+   of RGB for RGB models);
+3. the model super-resolves LR (pre-upsampling models see ``imresize(LR, s)``);
+4. PSNR and SSIM on Y in [0, 255], prediction clipped to [0, 1], ``s`` pixels shaved from each border;
+   the bicubic row is ``imresize(imresize(HR_Y, 1/s), s)`` scored the same way;
+5. dataset figures are plain means over its images.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from jaxsr.data.folder import find_dataset, iter_images, list_images
+from jaxsr.inference import Upscaler, colorize
+from jaxsr.io import write_image
+from jaxsr.metrics import sr_metrics
+from jaxsr.ops.color import rgb_to_ycbcr, to_y
+from jaxsr.ops.crop import modcrop
+from jaxsr.ops.resize import imresize
+
+__all__ = ["ScaleResult", "evaluate_image", "evaluate", "markdown_table", "comparison_image"]
+
+
+@dataclass
+class ScaleResult:
+    """Running sums for one (dataset, scale) cell of the table."""
+
+    psnr: list = field(default_factory=list)
+    ssim: list = field(default_factory=list)
+    bicubic_psnr: list = field(default_factory=list)
+    bicubic_ssim: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def summary(self) -> dict:
+        mean = lambda v: float(np.mean(v)) if v else float("nan")  # noqa: E731
+        return {"psnr": mean(self.psnr), "ssim": mean(self.ssim),
+                "bicubic_psnr": mean(self.bicubic_psnr), "bicubic_ssim": mean(self.bicubic_ssim),
+                "images": len(self.psnr), "seconds_per_image": mean(self.seconds)}
+
+
+def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
+    """Score one HR image (H, W) or (H, W, 3) in [0, 1] at ``upscaler.scale``.
+
+    Returns:
+      (metrics dict with psnr/ssim/bicubic_psnr/bicubic_ssim/seconds, sr_y, bicubic_y, hr) where the
+      images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1].
+    """
+    s = upscaler.scale
+    hr = modcrop(hr, s)
+    hr_y = to_y(hr)
+    bicubic_y = imresize(imresize(hr_y, 1 / s), s)
+    if upscaler.channels == 1:
+        sr_y = upscaler.upscale_channels(imresize(hr_y, 1 / s)[..., None])[..., 0]
+    else:
+        rgb = hr if hr.ndim == 3 else np.repeat(hr[..., None], 3, axis=-1)
+        sr = upscaler.upscale_channels(imresize(rgb, 1 / s)).astype(np.float64)
+        sr_y = to_y(sr) if hr.ndim == 3 else sr.mean(axis=-1)
+    seconds = upscaler.last_seconds
+    psnr, ssim = sr_metrics(sr_y, hr_y, s)
+    bpsnr, bssim = sr_metrics(bicubic_y, hr_y, s)
+    metrics = {"psnr": psnr, "ssim": ssim, "bicubic_psnr": bpsnr, "bicubic_ssim": bssim, "seconds": seconds}
+    return metrics, sr_y, bicubic_y, hr
+
+
+def evaluate(upscaler_for_scale: Callable[[int], Upscaler], data_dir, datasets, scales,
+             save_images=None, progress: bool = True) -> dict:
+    """Evaluate on benchmark folders ``data_dir/<dataset>``; returns the ``--results_json`` dict.
+
+    Args:
+      upscaler_for_scale: ``scale → Upscaler`` (called once per scale).
+      data_dir: folder holding one sub-folder per dataset.
+      datasets, scales: names and integer scales.
+      save_images: folder for ``<dataset>/x<s>/<name>.png`` SR outputs and ``<name>_compare.png`` crops.
+
+    Returns:
+      ``{dataset: {str(scale): {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images",
+      "seconds_per_image"}}}``.
+    """
+    folders = {name: find_dataset(data_dir, name) for name in datasets}  # fail before any work
+    counts = {name: len(list_images(folder)) for name, folder in folders.items()}
+    upscalers = {s: upscaler_for_scale(s) for s in scales}
+    cells = {(d, s): ScaleResult() for d in datasets for s in scales}
+    bar = tqdm(total=sum(counts.values()) * len(scales), disable=not progress, file=sys.stderr,
+               unit="img", dynamic_ncols=True)
+    for name, folder in folders.items():
+        for item in iter_images(folder):
+            if item.note:
+                bar.write(f"note: {name}/{item.name}: {item.note}", file=sys.stderr)
+            for s in scales:
+                bar.set_description(f"{name} x{s} {item.name}")
+                metrics, sr_y, bicubic_y, hr = evaluate_image(item.image, upscalers[s])
+                cell = cells[name, s]
+                for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "seconds"):
+                    getattr(cell, key).append(metrics[key])
+                if save_images:
+                    _save(Path(save_images) / name / f"x{s}", item.name, hr, sr_y, bicubic_y, s)
+                bar.update(1)
+    bar.close()
+    return {d: {str(s): cells[d, s].summary() for s in scales} for d in datasets}
+
+
+def _save(folder: Path, stem: str, hr, sr_y, bicubic_y, scale: int) -> None:
+    """SR output (RGB for colour input: Cb/Cr bicubic from the LR) and an HR/bicubic/model crop."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if hr.ndim == 3:
+        cbcr = imresize(imresize(rgb_to_ycbcr(hr)[..., 1:], 1 / scale), scale)
+        sr, bicubic = colorize(sr_y[..., None], cbcr), colorize(bicubic_y[..., None], cbcr)
+    else:
+        sr, bicubic = np.clip(sr_y, 0, 1), np.clip(bicubic_y, 0, 1)
+    write_image(folder / f"{stem}.png", sr)
+    write_image(folder / f"{stem}_compare.png", comparison_image(hr, bicubic, sr, sr_y, bicubic_y))
+
+
+def comparison_image(hr, bicubic, sr, sr_y, bicubic_y, crop: int = 96, gap: int = 4) -> np.ndarray:
+    """HR | bicubic | model crops side by side, at the ``crop``×``crop`` window where the model differs
+    most from bicubic (largest summed |sr_y − bicubic_y|); white ``gap`` between; values in [0, 1]."""
+    h, w = sr_y.shape
+    c = min(crop, h, w)
+    diff = np.abs(np.clip(sr_y, 0, 1) - np.clip(bicubic_y, 0, 1))
+    integral = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    window = integral[c:, c:] - integral[:-c, c:] - integral[c:, :-c] + integral[:-c, :-c]
+    top, left = np.unravel_index(np.argmax(window), window.shape)
+    tiles = [np.asarray(a)[top:top + c, left:left + c] for a in (hr, bicubic, sr)]
+    spacer = np.ones((c, gap) + tiles[0].shape[2:])
+    return np.concatenate([tiles[0], spacer, tiles[1], spacer, tiles[2]], axis=1)
+
+
+def markdown_table(results: dict, model_name: str = "model") -> str:
+    """A paper-style Markdown table: one row per dataset × scale."""
+    lines = [f"| Dataset | Scale | Bicubic PSNR / SSIM | {model_name} PSNR / SSIM | s / image |",
+             "|---|---|---|---|---|"]
+    for dataset, by_scale in results.items():
+        for scale, r in by_scale.items():
+            lines.append(f"| {dataset} | x{scale} | {r['bicubic_psnr']:.2f} / {r['bicubic_ssim']:.4f} | "
+                         f"{r['psnr']:.2f} / {r['ssim']:.4f} | {r['seconds_per_image']:.3f} |")
+    return "\n".join(lines)
