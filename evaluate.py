@@ -18,18 +18,24 @@ from absl import app, flags, logging
 flags.DEFINE_string("model", "vdsr", "Registered model name (see jaxsr.models.names()).")
 flags.DEFINE_string("weights", None, "Params file (.msgpack or MatConvNet .mat); '{scale}' is substituted.")
 flags.DEFINE_string("workdir", None, "Training run folder: evaluate its latest checkpoint with its config.")
-flags.DEFINE_string("data_dir", None, "Folder with one sub-folder of HR images per dataset.")
+flags.DEFINE_string("data_dir", None, "Folder with one sub-folder of HR images per dataset "
+                    "(with --workdir: default = the run's own validation images).")
 flags.DEFINE_list("datasets", ["Set5", "Set14", "B100"], "Dataset folder names under --data_dir.")
 flags.DEFINE_list("scales", ["2", "3", "4"], "Upscaling factors.")
 flags.DEFINE_string("results_json", None, "Write the table's numbers to this JSON file.")
 flags.DEFINE_string("save_images", None, "Write SR outputs and comparison crops under this folder.")
 flags.DEFINE_bool("self_ensemble", False, "Average over the 8 flips/rotations (the '+' results).")
+flags.DEFINE_bool("gray_as_rgb", False, "Score grayscale images as 3-channel RGB (cv2/PIL-style loaders) "
+                  "instead of using the gray value as Y (the papers' MATLAB protocol).")
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     from jaxsr.cli import parse_scales, run_cli
+    from jaxsr.checkpoint import read_run_config
+    from jaxsr.data.sources import eval_datasets, folder_datasets
+    from jaxsr.errors import JaxsrError
     from jaxsr.evaluation import evaluate, markdown_table
     from jaxsr.io import atomic_write_bytes
     from jaxsr.loading import upscaler_factory
@@ -41,8 +47,14 @@ def main(argv):
     def run():
         scales = parse_scales(FLAGS.scales)
         factory, label = upscaler_factory(FLAGS.model, FLAGS.weights, FLAGS.workdir, FLAGS.self_ensemble)
-        results = evaluate(factory, FLAGS.data_dir, FLAGS.datasets, scales,
-                           save_images=FLAGS.save_images, progress=FLAGS.progress)
+        if FLAGS.data_dir:
+            datasets = folder_datasets(FLAGS.data_dir, FLAGS.datasets)
+        elif FLAGS.workdir:
+            datasets = eval_datasets(read_run_config(FLAGS.workdir).eval)
+        else:
+            raise JaxsrError("--data_dir is required (or --workdir of a training run)")
+        results = evaluate(factory, datasets, scales, save_images=FLAGS.save_images, progress=FLAGS.progress,
+                           gray_as_rgb=FLAGS.gray_as_rgb)
         print(markdown_table(results, label))
         if FLAGS.results_json:
             atomic_write_bytes(FLAGS.results_json, (json.dumps(results, indent=2) + "\n").encode())
@@ -51,5 +63,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.mark_flag_as_required("data_dir")
     app.run(main)

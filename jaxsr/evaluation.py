@@ -15,12 +15,11 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection, Mapping
 
 import numpy as np
 from tqdm import tqdm
 
-from jaxsr.data.folder import find_dataset, iter_images, list_images
 from jaxsr.inference import Upscaler, colorize
 from jaxsr.io import write_image
 from jaxsr.metrics import sr_metrics
@@ -72,33 +71,37 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
     return metrics, sr_y, bicubic_y, hr
 
 
-def evaluate(upscaler_for_scale: Callable[[int], Upscaler], data_dir, datasets, scales,
-             save_images=None, progress: bool = True) -> dict:
-    """Evaluate on benchmark folders ``data_dir/<dataset>``; returns the ``--results_json`` dict.
+def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[str, Collection],
+             scales, save_images=None, progress: bool = True, gray_as_rgb: bool = False) -> dict:
+    """Evaluate on datasets; returns the ``--results_json`` dict.
 
     Args:
       upscaler_for_scale: ``scale → Upscaler`` (called once per scale).
-      data_dir: folder holding one sub-folder per dataset.
-      datasets, scales: names and integer scales.
+      datasets: ``{name: sized iterable of HRImage}``, e.g. ``sources.folder_datasets(data_dir, names)``
+        (which reads images lazily) or plain lists.
+      scales: integer scales.
       save_images: folder for ``<dataset>/x<s>/<name>.png`` SR outputs and ``<name>_compare.png`` crops.
+      gray_as_rgb: score grayscale images as if they were RGB with three equal channels (Y = 16/255 +
+        219/255·gray), as pipelines that load every image as colour (cv2, PIL ``convert("RGB")``) do.
+        The papers' MATLAB protocol uses the gray value itself (default), which matches their tables.
 
     Returns:
       ``{dataset: {str(scale): {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images",
       "seconds_per_image"}}}``.
     """
-    folders = {name: find_dataset(data_dir, name) for name in datasets}  # fail before any work
-    counts = {name: len(list_images(folder)) for name, folder in folders.items()}
     upscalers = {s: upscaler_for_scale(s) for s in scales}
     cells = {(d, s): ScaleResult() for d in datasets for s in scales}
-    bar = tqdm(total=sum(counts.values()) * len(scales), disable=not progress, file=sys.stderr,
-               unit="img", dynamic_ncols=True)
-    for name, folder in folders.items():
-        for item in iter_images(folder):
+    bar = tqdm(total=sum(map(len, datasets.values())) * len(scales), disable=not progress, file=sys.stderr, unit="img", dynamic_ncols=True)
+    for name, images in datasets.items():
+        for item in images:
             if item.note:
                 bar.write(f"note: {name}/{item.name}: {item.note}", file=sys.stderr)
+            image = item.image
+            if gray_as_rgb and image.ndim == 2:
+                image = np.repeat(image[..., None], 3, axis=-1)
             for s in scales:
                 bar.set_description(f"{name} x{s} {item.name}")
-                metrics, sr_y, bicubic_y, hr = evaluate_image(item.image, upscalers[s])
+                metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s])
                 cell = cells[name, s]
                 for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "seconds"):
                     getattr(cell, key).append(metrics[key])

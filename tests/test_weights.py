@@ -74,12 +74,14 @@ def test_save_load_and_fit_errors(tmp_path):
 def test_authors_weights_reproduce_set5_reference():
     weights = shared_path("weights", "VDSR_Official.mat")
     data = shared_path("data", "test")
+    from jaxsr.data.sources import folder_datasets
     from jaxsr.evaluation import evaluate
     from jaxsr.inference import Upscaler
 
     model = models.get("vdsr")
     params = load_weights(weights, model)
-    res = evaluate(lambda s: Upscaler(model, params, s), data, ["Set5"], [2, 3, 4], progress=False)["Set5"]
+    res = evaluate(lambda s: Upscaler(model, params, s), folder_datasets(data, ["Set5"]), [2, 3, 4],
+                   progress=False)["Set5"]
     # Reference figures of ../shared/data/README.md (independent MATLAB-exact pipeline).
     for s, bic, vdsr in [("2", 33.69, 37.59), ("3", 30.41, 33.68), ("4", 28.43, 31.36)]:
         assert res[s]["bicubic_psnr"] == pytest.approx(bic, abs=0.006)

@@ -1,0 +1,30 @@
+"""Train a jaxsr model: ``python train.py --config configs/quickstart.py --workdir runs/quickstart``.
+
+Any config field can be overridden, e.g. ``--config.total_steps=1000 --config.data.sampler=device``.
+Re-running the same command resumes from the latest checkpoint in ``--workdir``.
+"""
+
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+config_flags.DEFINE_config_file("config", None, "Training config file (configs/*.py).", lock_config=True)
+flags.DEFINE_string("workdir", None, "Run folder: checkpoints, config.json, metrics, TensorBoard.")
+flags.mark_flags_as_required(["config", "workdir"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    from jaxsr.cli import run_cli
+    from jaxsr.training import train_and_evaluate
+
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    return run_cli(lambda: train_and_evaluate(FLAGS.config, FLAGS.workdir))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, ".")  # lets configs import each other as `configs.<name>`
+    app.run(main)
