@@ -50,7 +50,10 @@ def main(argv):
         if FLAGS.data_dir:
             datasets = folder_datasets(FLAGS.data_dir, FLAGS.datasets)
         elif FLAGS.workdir:
-            datasets = eval_datasets(read_run_config(FLAGS.workdir).eval)
+            run_eval = read_run_config(FLAGS.workdir).eval
+            datasets = eval_datasets(run_eval)
+            if not FLAGS["scales"].present:
+                scales = [int(s) for s in run_eval.scales]
         else:
             raise JaxsrError("--data_dir is required (or --workdir of a training run)")
         results = evaluate(factory, datasets, scales, save_images=FLAGS.save_images, progress=FLAGS.progress,
