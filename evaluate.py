@@ -39,12 +39,14 @@ def main(argv):
     from jaxsr.evaluation import evaluate, markdown_table
     from jaxsr.io import atomic_write_bytes
     from jaxsr.loading import upscaler_factory
+    from jaxsr.parallel import initialize_distributed
 
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
     def run():
+        initialize_distributed()
         scales = parse_scales(FLAGS.scales)
         factory, label = upscaler_factory(FLAGS.model, FLAGS.weights, FLAGS.workdir, FLAGS.self_ensemble)
         if FLAGS.data_dir:

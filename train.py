@@ -17,12 +17,17 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     from jaxsr.cli import run_cli
+    from jaxsr.parallel import initialize_distributed
     from jaxsr.training import train_and_evaluate
 
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    return run_cli(lambda: train_and_evaluate(FLAGS.config, FLAGS.workdir))
+    def run():
+        initialize_distributed()
+        train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+    return run_cli(run)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ divided by the batch is one epoch (≈1,050 steps on the 291 images, so ≈84k s
 O(1) per element, so lr 0.1 alone would move weights (He std ≈ 0.06) by O(0.1) per step and diverge.
 Clipping at θ/γ bounds every element's step to θ before momentum; θ = 1e-3 keeps the worst case
 (≈ θ/(1 − 0.9) = 0.01 with momentum) well under the weight scale while leaving most gradients unclipped
-once training settles. Measured: see README "Training".
+once training settles. Measured on the 291 images (batch 16, lr 0.1, 60 steps, CPU): θ = 1e-3 trains
+(loss 255 → 2.1, 0.3% of elements clipped), θ = 1e-2 diverges (loss 1e16), θ = 0.1 and no clipping
+give NaN within the first steps.
 """
 
 import ml_collections
@@ -39,7 +41,8 @@ def get_config():
     config.data.sampler = "tfdata"  # "tfdata" (host pipeline) or "device" (patches drawn inside jit).
     config.data.cache_dir = ""  # Where the prepared LR/ILR table is kept ("" = <workdir>/cache).
 
-    config.batch_size = 64  # Global batch size (all devices and hosts together).
+    config.batch_size = 64  # Global batch size (all devices and hosts together); a multiple of the devices.
+    config.compute_dtype = "float32"  # "float32" or "bfloat16" (activations/matmuls; params stay float32).
     config.loss = "l2"  # "l2": ½‖target − prediction‖² summed per patch, batch mean (paper); "l1": mean |·|.
 
     config.optim = ml_collections.ConfigDict()

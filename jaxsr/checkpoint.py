@@ -78,7 +78,9 @@ def restore_params(workdir, model, step: int | None = None):
     try:
         if ckpt.latest_step() is None:
             raise JaxsrError(f"{workdir}: the run has no checkpoint yet")
-        like = jax.eval_shape(lambda: init_params(model))
+        local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])  # whatever devices saved it
+        like = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=local),
+                                      jax.eval_shape(lambda: init_params(model)))
         return ckpt.restore_params(like, step)
     finally:
         ckpt.close()

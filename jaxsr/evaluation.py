@@ -13,38 +13,32 @@ The protocol for one HR test image at scale s (VDSR/EDSR papers, ``docs`` in the
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Collection, Mapping
 
+import jax
 import numpy as np
 from tqdm import tqdm
 
 from jaxsr.inference import Upscaler, colorize
 from jaxsr.io import write_image
 from jaxsr.metrics import sr_metrics
+from jaxsr.parallel import allgather
 from jaxsr.ops.color import rgb_to_ycbcr, to_y
 from jaxsr.ops.crop import modcrop
 from jaxsr.ops.resize import imresize
 
-__all__ = ["ScaleResult", "evaluate_image", "evaluate", "markdown_table", "comparison_image"]
+__all__ = ["evaluate_image", "evaluate", "markdown_table", "comparison_image"]
 
 
-@dataclass
-class ScaleResult:
-    """Running sums for one (dataset, scale) cell of the table."""
+_KEYS = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "seconds")
 
-    psnr: list = field(default_factory=list)
-    ssim: list = field(default_factory=list)
-    bicubic_psnr: list = field(default_factory=list)
-    bicubic_ssim: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
 
-    def summary(self) -> dict:
-        mean = lambda v: float(np.mean(v)) if v else float("nan")  # noqa: E731
-        return {"psnr": mean(self.psnr), "ssim": mean(self.ssim),
-                "bicubic_psnr": mean(self.bicubic_psnr), "bicubic_ssim": mean(self.bicubic_ssim),
-                "images": len(self.psnr), "seconds_per_image": mean(self.seconds)}
+def _summary(rows: np.ndarray) -> dict:
+    """Means of an (images, 5) array of per-image metrics, in the ``--results_json`` layout."""
+    mean = rows.mean(axis=0) if len(rows) else np.full(len(_KEYS), np.nan)
+    out = {k: float(v) for k, v in zip(_KEYS, mean)}
+    return {**{k: out[k] for k in _KEYS[:4]}, "images": int(len(rows)), "seconds_per_image": out["seconds"]}
 
 
 def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
@@ -90,10 +84,14 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
       "seconds_per_image"}}}``.
     """
     upscalers = {s: upscaler_for_scale(s) for s in scales}
-    cells = {(d, s): ScaleResult() for d in datasets for s in scales}
-    bar = tqdm(total=sum(map(len, datasets.values())) * len(scales), disable=not progress, file=sys.stderr, unit="img", dynamic_ncols=True)
+    rank, ranks = jax.process_index(), jax.process_count()  # images are split across processes
+    rows = {(d, s): np.zeros((len(images), len(_KEYS))) for d, images in datasets.items() for s in scales}
+    mine = sum(len(range(rank, len(images), ranks)) for images in datasets.values())
+    bar = tqdm(total=mine * len(scales), disable=not progress, file=sys.stderr, unit="img", dynamic_ncols=True)
     for name, images in datasets.items():
-        for item in images:
+        for i, item in enumerate(images):
+            if i % ranks != rank:
+                continue
             if item.note:
                 bar.write(f"note: {name}/{item.name}: {item.note}", file=sys.stderr)
             image = item.image
@@ -102,14 +100,17 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
             for s in scales:
                 bar.set_description(f"{name} x{s} {item.name}")
                 metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s])
-                cell = cells[name, s]
-                for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "seconds"):
-                    getattr(cell, key).append(metrics[key])
+                rows[name, s][i] = [metrics[k] for k in _KEYS]
                 if save_images:
                     _save(Path(save_images) / name / f"x{s}", item.name, hr, sr_y, bicubic_y, s)
                 bar.update(1)
     bar.close()
-    return {d: {str(s): cells[d, s].summary() for s in scales} for d in datasets}
+    results = {}
+    for (d, s), local in rows.items():
+        gathered = allgather(local)  # (processes, images, keys); image i was scored by process i % ranks
+        owned = gathered[np.arange(len(local)) % ranks, np.arange(len(local))]
+        results.setdefault(d, {})[str(s)] = _summary(owned)
+    return results
 
 
 def _save(folder: Path, stem: str, hr, sr_y, bicubic_y, scale: int) -> None:

@@ -31,6 +31,8 @@ from jaxsr.errors import JaxsrError
 from jaxsr.evaluation import evaluate, markdown_table
 from jaxsr.inference import Upscaler
 from jaxsr.optim import make_optimizer
+from jaxsr.parallel import (batch_sharded, check_batch_size, global_batch, local_copy, make_mesh, replicate,
+                            replicated)
 from jaxsr.summary import MetricWriter
 from jaxsr.weights import init_params
 
@@ -113,8 +115,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise JaxsrError(f"loss must be 'l2' or 'l1', got {config.loss!r}")
     if models.upsampling(config.model.name) == "post" and len(config.data.scales) != 1:
         raise JaxsrError(f"data.scales: {config.model.name} is built for one scale; train one scale per run")
-    if config.batch_size % jax.process_count():
-        raise JaxsrError(f"batch_size {config.batch_size} is not divisible by {jax.process_count()} processes")
+    if config.compute_dtype not in ("float32", "bfloat16"):
+        raise JaxsrError(f"compute_dtype must be 'float32' or 'bfloat16', got {config.compute_dtype!r}")
 
 
 def resolve_steps(config: ml_collections.ConfigDict, table: PatchTable) -> ml_collections.ConfigDict:
@@ -167,7 +169,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Train (or resume) the run in ``workdir``, then evaluate; returns the final evaluation results."""
     validate_config(config)
     process0 = jax.process_index() == 0
-    model = models.get(config.model.name, **dict(config.model.kwargs))
+    mesh = make_mesh()
+    check_batch_size(config.batch_size, mesh)
+    eval_model = models.get(config.model.name, **dict(config.model.kwargs))  # float32, for metrics
+    dtype = {} if config.compute_dtype == "float32" else {"dtype": jnp.dtype(config.compute_dtype)}
+    model = models.get(config.model.name, **dict(config.model.kwargs), **dtype)
     images, lrs = training_images(config.data)
     table = build_patch_table([im.image for im in images], tuple(config.data.scales), config.data.patch_size,
                               getattr(model, "channels", 3), model.upsampling, names=[im.name for im in images],
@@ -177,8 +183,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         write_run_config(workdir, config)
     tx, schedule = make_optimizer(config.optim)
     params = init_params(model, config.seed)
-    state = TrainState(step=jnp.int32(0), params=params, opt_state=tx.init(params),
-                       rng=jax.random.key_data(jax.random.PRNGKey(config.seed + 1)))
+    state = replicate(TrainState(step=jnp.int32(0), params=params, opt_state=tx.init(params),
+                                 rng=jax.random.key_data(jax.random.PRNGKey(config.seed + 1))), mesh)
     ckpt = Checkpointer(workdir, config.keep_checkpoints)
     if ckpt.latest_step() is not None:
         params, train = ckpt.restore(state.params, {"step": state.step, "opt_state": state.opt_state,
@@ -188,14 +194,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             print(f"resumed from {workdir} at step {int(state.step)}", flush=True)
     train_step = make_train_step(model, tx, schedule, config.loss, config.optim.clip_theta
                                  if config.optim.name == "sgd" else 0.0)
-    run_step = _input_and_step(config, table, train_step, int(state.step))
+    run_step = _input_and_step(config, table, train_step, int(state.step), mesh)
     eval_sets = eval_datasets(config.eval)
     upscalers = {}
     writer = MetricWriter(workdir, enabled=process0)
     try:
         with _StopRequest() as stop:
-            state = _loop(config, state, run_step, ckpt, writer, stop, eval_sets, upscalers, model, process0)
-        results = _evaluate(model, state.params, eval_sets, config.eval.scales, upscalers)
+            state = _loop(config, state, run_step, ckpt, writer, stop, eval_sets, upscalers, eval_model,
+                          process0)
+        results = _evaluate(eval_model, state.params, eval_sets, config.eval.scales, upscalers)
         writer.write(int(state.step), _val_scalars(results))
     finally:
         writer.close()
@@ -205,14 +212,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return results
 
 
-def _input_and_step(config, table, train_step, start_step: int):
-    """A ``state → (state, metrics)`` callable: jitted step plus its input (device or tf.data)."""
-    if config.data.sampler == "device":
-        sampler = DeviceSampler(table, config.seed, config.batch_size)
+def _input_and_step(config, table, train_step, start_step: int, mesh):
+    """A ``state → (state, metrics)`` callable: the step jitted over the mesh, plus its input.
 
-        @functools.partial(jax.jit, donate_argnums=0)
+    State and metrics are replicated; batches are sharded over ``data``. The device sampler draws the
+    global batch inside the jit; the tf.data pipeline feeds each process's rows.
+    """
+    rep, data = replicated(mesh), batch_sharded(mesh)
+    if config.data.sampler == "device":
+        sampler = DeviceSampler(table, config.seed, config.batch_size, place=lambda t: replicate(t, mesh))
+
+        @functools.partial(jax.jit, in_shardings=(rep, rep, rep), out_shardings=(rep, rep), donate_argnums=0)
         def device_step(state, arrays, grids):
-            return train_step(state, sampler.sample(state.step, arrays, grids))
+            batch = jax.lax.with_sharding_constraint(sampler.sample(state.step, arrays, grids), data)
+            return train_step(state, batch)
 
         return lambda state: device_step(state, sampler.arrays, sampler.grids)
     from jaxsr.data.tfdata import make_dataset
@@ -220,9 +233,13 @@ def _input_and_step(config, table, train_step, start_step: int):
     dataset = make_dataset(table, config.seed, config.batch_size, start_step, jax.process_index(),
                            jax.process_count())
     batches = dataset.as_numpy_iterator()
-    jitted = jax.jit(train_step, donate_argnums=0)
-    keep = ("input", "target")
-    return lambda state: jitted(state, {k: v for k, v in next(batches).items() if k in keep})
+    jitted = jax.jit(train_step, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)
+
+    def host_step(state):
+        local = next(batches)
+        return jitted(state, global_batch({"input": local["input"], "target": local["target"]}, mesh))
+
+    return host_step
 
 
 def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, upscalers, model, process0):
@@ -276,6 +293,8 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, upscalers, mod
 
 def _evaluate(model, params, eval_sets, scales, upscalers, progress=False):
     """Validation PSNR/SSIM with cached per-scale Upscalers (compiled once per image shape)."""
+    params = local_copy(params)  # process-local: every process scores its share of the images
+
     def factory(scale):
         if scale not in upscalers:
             upscalers[scale] = Upscaler(model, params, scale)

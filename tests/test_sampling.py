@@ -137,3 +137,27 @@ def test_dihedral_grids_match_inference_dihedral():
     rows, cols = dihedral_grids(5)
     for k in range(8):
         np.testing.assert_array_equal(patch[rows[k], cols[k]], np.asarray(dihedral(patch[None], k))[0])
+
+
+def test_tfds_div2k_source_uses_the_official_lr():
+    tf = pytest.importorskip("tensorflow")
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from jaxsr.data.sources import tfds_div2k
+
+    rng = np.random.default_rng(0)
+    hr = [rng.integers(0, 255, (24, 36, 3), dtype=np.uint8), rng.integers(0, 255, (30, 24, 3), dtype=np.uint8)]
+    spec = tf.TensorSpec((None, None, 3), tf.uint8)
+
+    def as_dataset_fn(builder, split, **kwargs):  # stands in for the prepared DIV2K
+        s = int(builder.builder_config.name.split("x")[-1])
+        return tf.data.Dataset.from_generator(lambda: ({"hr": h, "lr": h[::s, ::s]} for h in hr),
+                                              output_signature={"hr": spec, "lr": spec})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset_fn):
+        hrs, lrs = tfds_div2k("div2k", None, (2, 3))
+    assert [h.image.shape for h in hrs] == [(24, 36, 3), (30, 24, 3)]
+    table = build_patch_table([h.image for h in hrs], (2, 3), 4, 3, "post", lrs=lrs)
+    want = np.concatenate([(h[::s, ::s] / 255.0).reshape(-1, 3) for h in hr for s in (2, 3)])
+    np.testing.assert_allclose(table.inputs, want, atol=1e-7)  # official LR, not re-made
+    with pytest.raises(JaxsrError, match="LR at x2"):
+        build_patch_table([h.image for h in hrs], (2,), 4, 3, "post", lrs={2: [lr[:-1] for lr in lrs[2]]})

@@ -247,17 +247,16 @@ class DeviceSampler:
 
     ``sample(step)`` returns the same batch as the tf.data pipeline for that step (bit-identical).
     Args:
-      table: the prepared PatchTable; seed: data seed; batch_size: global batch; sharding: optional
-      ``jax.sharding.Sharding`` for the table arrays (replicated over a mesh).
+      table: the prepared PatchTable; seed: data seed; batch_size: global batch; place: puts a pytree of
+      numpy arrays on the devices (default: the default device; ``parallel.replicate`` for a mesh).
     """
 
-    def __init__(self, table: PatchTable, seed: int, batch_size: int, sharding=None):
-        put = (lambda a: jax.device_put(a, sharding)) if sharding is not None else jnp.asarray
-        self.arrays = {k: put(v) for k, v in table.arrays().items()}
+    def __init__(self, table: PatchTable, seed: int, batch_size: int, place=None):
+        place = place or (lambda tree: jax.tree_util.tree_map(jnp.asarray, tree))
+        self.arrays = place(table.arrays())
         in_r, in_c = dihedral_grids(table.patch_size)
         tg_r, tg_c = dihedral_grids(table.target_size)
-        self.grids = {k: put(v) for k, v in
-                      {"in_rows": in_r, "in_cols": in_c, "tg_rows": tg_r, "tg_cols": tg_c}.items()}
+        self.grids = place({"in_rows": in_r, "in_cols": in_c, "tg_rows": tg_r, "tg_cols": tg_c})
         self.seed, self.batch_size, self.num_items = int(seed) & 0xFFFFFFFF, int(batch_size), table.num_items
 
     def sample(self, step, arrays=None, grids=None) -> dict:
