@@ -11,7 +11,6 @@ of a training run with that run's own config.
 from __future__ import annotations
 
 import json
-import sys
 
 from absl import app, flags, logging
 

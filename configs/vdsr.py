@@ -59,9 +59,11 @@ def get_config():
     config.optim.b2 = 0.999  # Adam β2.
     config.optim.eps = 1e-8  # Adam ε.
 
+    config.init_from = ""  # Workdir of a run to start from (all params but the upsampler), e.g. EDSR x2 → x3.
+
     config.num_epochs = 80  # Training length in epochs (used when total_steps = -1).
     config.steps_per_epoch = -1  # -1 = the paper's epoch: non-overlapping patches of the data / batch.
-    config.total_steps = -1  # Training steps; -1 = num_epochs × steps_per_epoch.
+    config.total_steps = -1  # Training steps; -1 = num_epochs × steps_per_epoch; 0 = only evaluate.
 
     config.log_every_steps = 100  # Progress line and TensorBoard scalars every N steps.
     config.checkpoint_every_steps = 2000  # Orbax checkpoint every N steps (and at the end).

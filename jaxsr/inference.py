@@ -57,8 +57,11 @@ class Upscaler:
         if model.upsampling == "post" and getattr(model, "scale", scale) != scale:
             raise ValueError(f"model was built for x{model.scale}, asked for x{scale}")
         self.model, self.params, self.scale = model, params, int(scale)
+        if getattr(model, "multi_scale", False) and self.scale not in model.scales:
+            raise ValueError(f"model has branches for {model.scales}, asked for x{scale}")
         self.channels = getattr(model, "channels", 3)
-        apply = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+        call = {"scale": self.scale} if getattr(model, "multi_scale", False) else {}
+        apply = lambda p, x: model.apply({"params": p}, x, **call)  # noqa: E731
         fn = (lambda p, x: self_ensemble(lambda t: apply(p, t))(x)) if ensemble else apply
         self._jitted = jax.jit(lambda p, x: jnp.clip(fn(p, x), 0.0, 1.0))
         self._compiled: dict = {}

@@ -15,7 +15,7 @@ __all__ = ["upscaler_factory", "build_model"]
 def build_model(name: str, scale: int, **kwargs):
     """``models.get`` with ``scale`` passed to post-upsampling models; JaxsrError for unknown names."""
     try:
-        if models.upsampling(name) == "post":
+        if models.upsampling(name) == "post" and not models.multi_scale(name):
             kwargs = {**kwargs, "scale": scale}
         return models.get(name, **kwargs)
     except ValueError as e:

@@ -33,10 +33,12 @@ from jaxsr.ops.color import to_y
 from jaxsr.ops.crop import modcrop
 from jaxsr.ops.resize import imresize
 
-__all__ = ["PatchTable", "build_patch_table", "sample_batch", "JnpOps", "DeviceSampler", "dihedral_grids"]
+__all__ = ["PatchTable", "build_patch_table", "sample_batch", "JnpOps", "NpOps", "DeviceSampler",
+           "dihedral_grids", "batch_scale_index", "scale_for_step"]
 
 _M1, _M2 = 0x7FEB352D, 0x846CA68B  # lowbias32 multipliers
 _PERM_STREAM = 0x9E3779B9
+_SCALE_STREAM = 0x85EBCA6B
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,27 @@ class JnpOps:
     arange = staticmethod(lambda n: jnp.arange(n, dtype=jnp.int32))
     minimum = staticmethod(jnp.minimum)
     argsort = staticmethod(lambda x: jnp.argsort(x, axis=-1, stable=True).astype(jnp.int32))  # int32 keys
+
+
+class NpOps:
+    """The backend shim on numpy (host), for per-step decisions such as :func:`scale_for_step`."""
+
+    xor, shr, floor, minimum = np.bitwise_xor, np.right_shift, np.floor, np.minimum
+    u32 = staticmethod(lambda x: np.atleast_1d(np.asarray(x, np.int64) & 0xFFFFFFFF).astype(np.uint32))
+    i32 = staticmethod(lambda x: np.asarray(x).astype(np.int32))
+    f32 = staticmethod(lambda x: np.asarray(x).astype(np.float32))
+
+
+def batch_scale_index(ops, seed: int, step, num_scales: int):
+    """Which of ``num_scales`` scales training step ``step`` draws its whole batch from (multi-scale
+    post-upsampling models, e.g. MDSR): uniform, a pure function of (seed, step)."""
+    return _uniform_int(ops, _hash(ops, (int(seed) & 0xFFFFFFFF) ^ _SCALE_STREAM, step, 3),
+                        ops.i32(np.int32(num_scales)))
+
+
+def scale_for_step(seed: int, step: int, scales) -> int:
+    """The scale of training step ``step`` (host-side :func:`batch_scale_index`)."""
+    return int(scales[int(batch_scale_index(NpOps, seed, step, len(scales))[0])])
 
 
 def _lowbias32(ops, x):

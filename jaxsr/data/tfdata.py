@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxsr.data.sampling import PatchTable, dihedral_grids, sample_batch
+from jaxsr.data.sampling import PatchTable, batch_scale_index, dihedral_grids, sample_batch
 
 __all__ = ["import_tf", "make_dataset", "TfOps"]
 
@@ -49,8 +49,11 @@ class TfOps:
 
 
 def make_dataset(table: PatchTable, seed: int, global_batch: int, start_step: int = 0,
-                 process_index: int = 0, process_count: int = 1):
+                 process_index: int = 0, process_count: int = 1, scale_slot: tuple[int, int] | None = None):
     """An infinite ``tf.data.Dataset`` of this process's share of each global batch, from ``start_step``.
+
+    ``scale_slot=(i, n)``: only the steps whose batch scale index (``batch_scale_index``, n scales) is i,
+    for multi-scale models that train one scale per batch with one table per scale.
 
     Elements: {"input": (b, p, p, C), "target": (b, p·f, p·f, C) float32, "scale": (b,) int32},
     b = global_batch / process_count.
@@ -73,6 +76,10 @@ def make_dataset(table: PatchTable, seed: int, global_batch: int, start_step: in
 
     options = tf.data.Options()
     options.deterministic = True
-    return (tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+    steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+    if scale_slot is not None:
+        slot, n = scale_slot
+        steps = steps.filter(lambda t: batch_scale_index(ops, seed, tf.cast(t, tf.uint32), n) == slot)
+    return (steps
             .map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE).with_options(options))

@@ -1,7 +1,8 @@
 """Model zoo: Flax Linen modules with pure ``init``/``apply``, NHWC float32 in [0, 1].
 
 Every module has a class attribute ``upsampling``: ``"pre"`` models take the MATLAB-bicubic upsampled
-image (ILR) and keep its size; ``"post"`` models take the LR image and a ``scale`` field.
+image (ILR) and keep its size; ``"post"`` models take the LR image and have a ``scale`` field, except
+multi-scale models (``multi_scale = True``, MDSR) which take the scale at call time: ``apply(v, x, scale)``.
 ``get(name, **kwargs)`` builds a registered model by name.
 """
 
@@ -10,10 +11,13 @@ from __future__ import annotations
 import flax.linen as nn
 
 from jaxsr.models.bicubic import Bicubic
+from jaxsr.models.edsr import EDSR, pixel_shuffle
+from jaxsr.models.mdsr import MDSR
 from jaxsr.models.srcnn import SRCNN
 from jaxsr.models.vdsr import VDSR
 
-__all__ = ["VDSR", "SRCNN", "Bicubic", "get", "names", "upsampling", "register"]
+__all__ = ["VDSR", "SRCNN", "Bicubic", "EDSR", "MDSR", "pixel_shuffle", "get", "names", "upsampling",
+           "multi_scale", "register"]
 
 _REGISTRY: dict[str, tuple[type, dict]] = {}
 
@@ -27,6 +31,10 @@ register("vdsr", VDSR)
 register("srcnn", SRCNN)
 register("srcnn_955", SRCNN, filters=(9, 5, 5))
 register("bicubic", Bicubic)
+register("edsr_baseline", EDSR, num_blocks=16, features=64, res_scale=1.0)
+register("edsr", EDSR, num_blocks=32, features=256, res_scale=0.1)
+register("mdsr_baseline", MDSR, num_blocks=16, features=64)
+register("mdsr", MDSR, num_blocks=80, features=64)
 
 
 def names() -> list[str]:
@@ -53,3 +61,9 @@ def get(name: str, **kwargs) -> nn.Module:
 def upsampling(name: str) -> str:
     """``"pre"`` or ``"post"`` for a registered name (without building the model)."""
     return _entry(name)[0].upsampling
+
+
+def multi_scale(model_or_name) -> bool:
+    """True for models that take the scale at call time (MDSR)."""
+    cls = _entry(model_or_name)[0] if isinstance(model_or_name, str) else type(model_or_name)
+    return bool(getattr(cls, "multi_scale", False))
