@@ -43,6 +43,9 @@ def self_ensemble(fn):
     return ensembled
 
 
+AUTO_TILE = 384  # tile side (model-input pixels) when tiling is automatic
+
+
 class Upscaler:
     """A model with its params, applied at one scale; compiles once per input shape.
 
@@ -51,9 +54,15 @@ class Upscaler:
       params: its params pytree (``{}`` for bicubic).
       scale: integer upscaling factor.
       ensemble: average over the 8 flips/rotations (the "+" results).
+      tile: None = whole images (evaluation); ``T`` > 0 = overlapping tiles of T×T model-input pixels,
+        each with ``model.receptive_radius()`` pixels of context on every side, so the output equals the
+        untiled output (zero padding only ever happens at the image's own borders); all tiles share one
+        shape (border tiles shift inwards), so one compilation serves a whole image.
+      tile_batch: tiles per device call.
     """
 
-    def __init__(self, model: nn.Module, params, scale: int, ensemble: bool = False):
+    def __init__(self, model: nn.Module, params, scale: int, ensemble: bool = False, tile: int | None = None,
+                 tile_batch: int = 4):
         if model.upsampling == "post" and getattr(model, "scale", scale) != scale:
             raise ValueError(f"model was built for x{model.scale}, asked for x{scale}")
         self.model, self.params, self.scale = model, params, int(scale)
@@ -65,6 +74,9 @@ class Upscaler:
         fn = (lambda p, x: self_ensemble(lambda t: apply(p, t))(x)) if ensemble else apply
         self._jitted = jax.jit(lambda p, x: jnp.clip(fn(p, x), 0.0, 1.0))
         self._compiled: dict = {}
+        self.tile, self.tile_batch = tile, max(1, int(tile_batch))
+        self.radius = model.receptive_radius()
+        self.factor = self.scale if model.upsampling == "post" else 1  # output pixels per input pixel
         self._compile_seconds = 0.0
         self.last_seconds = 0.0
 
@@ -91,8 +103,29 @@ class Upscaler:
         compilation excluded.
         """
         start, compile_before = time.perf_counter(), self._compile_seconds
-        out = self.predict(self.model_input(lr)[None])[0]
+        x = self.model_input(lr)
+        out = self._tiled(x) if self.tile and max(x.shape[:2]) > self.tile + 2 * self.radius else \
+            self.predict(x[None])[0]
         self.last_seconds = time.perf_counter() - start - (self._compile_seconds - compile_before)
+        return out
+
+    def _tiled(self, x: np.ndarray) -> np.ndarray:
+        """Model output for one (H, W, C) model input, computed tile by tile (see ``tile``)."""
+        f, r = self.factor, self.radius
+        h, w = x.shape[:2]
+        win = (min(self.tile + 2 * r, h), min(self.tile + 2 * r, w))
+        jobs = [(a, b, *_window(a, self.tile, r, h), *_window(b, self.tile, r, w))
+                for a in _starts(h, self.tile) for b in _starts(w, self.tile)]
+        out = np.empty((h * f, w * f, self.channels), np.float32)
+        for i in range(0, len(jobs), self.tile_batch):
+            group = jobs[i:i + self.tile_batch]
+            batch = np.stack([x[y0:y0 + win[0], x0:x0 + win[1]] for _, _, y0, th, x0, tw in group])
+            if len(group) < self.tile_batch:  # same batch shape for every call: one compilation
+                batch = np.concatenate([batch, np.repeat(batch[-1:], self.tile_batch - len(group), axis=0)])
+            pred = self.predict(batch)
+            for (a, b, y0, th, x0, tw), p in zip(group, pred):
+                oy, ox = (a - y0) * f, (b - x0) * f
+                out[a * f:(a + th) * f, b * f:(b + tw) * f] = p[oy:oy + th * f, ox:ox + tw * f]
         return out
 
     def upscale(self, image: np.ndarray) -> np.ndarray:
@@ -113,11 +146,47 @@ class Upscaler:
         return colorize(y, imresize(ycc[..., 1:], self.scale))
 
 
+def _starts(n: int, tile: int) -> list[int]:
+    """Starts of tile cores covering [0, n): 0, T, 2T, …, the last shifted back to end at n."""
+    if n <= tile:
+        return [0]
+    return sorted({*range(0, n - tile, tile), n - tile})
+
+
+def _window(start: int, tile: int, radius: int, n: int) -> tuple[int, int]:
+    """(window start, core length) of the tile core at ``start``: the window has ``tile + 2·radius``
+    pixels (or all n) and contains the core plus its radius, clamped inside [0, n)."""
+    core = min(tile, n)
+    length = min(tile + 2 * radius, n)
+    return min(max(start - radius, 0), n - length), core
+
+
 def colorize(y: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
     """(H, W, 1) Y and (H, W, 2) CbCr in [0, 1] scale → RGB (H, W, 3) clipped to [0, 1]."""
     return np.clip(ycbcr_to_rgb(np.concatenate([y, cbcr], axis=-1)), 0.0, 1.0)
 
 
-def super_resolve(model: nn.Module, params, image: np.ndarray, scale: int, ensemble: bool = False):
-    """One-shot :meth:`Upscaler.upscale`: (H, W) or (H, W, 3) in [0, 1] → ×``scale`` in [0, 1]."""
-    return Upscaler(model, params, scale, ensemble).upscale(image)
+def super_resolve(image, model: nn.Module, params, scale: int, *, tile: int | None = None,
+                  self_ensemble: bool = False, tile_batch: int = 4):
+    """Super-resolve one image by ``scale``.
+
+    Args:
+      image: uint8 or float (in [0, 1]) array, (H, W) gray or (H, W, 3) RGB.
+      model, params: e.g. from :func:`jaxsr.load`. Y-only models (VDSR, SRCNN) work on Y and the chroma is
+        MATLAB-bicubic upsampled; RGB models take RGB.
+      tile: None = automatic (tiles of ``AUTO_TILE`` for large images), 0 = whole image, T = T×T tiles of
+        the model input; the result equals the untiled one (to float rounding).
+      self_ensemble: average over the 8 flips/rotations.
+    Returns:
+      The same kind of array at (s·H, s·W[, 3]): uint8 (rounded) for uint8 input, else float32 in [0, 1].
+    """
+    image = np.asarray(image)
+    is_uint8 = image.dtype == np.uint8
+    if not (is_uint8 or np.issubdtype(image.dtype, np.floating)):
+        raise TypeError(f"image must be uint8 or float, got {image.dtype}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
+        raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {image.shape}")
+    tile = AUTO_TILE if tile is None else (int(tile) or None)
+    up = Upscaler(model, params, scale, self_ensemble, tile=tile, tile_batch=tile_batch)
+    out = up.upscale(image / 255.0 if is_uint8 else image)
+    return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8) if is_uint8 else out.astype(np.float32)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from io import BytesIO
 from pathlib import Path
 
@@ -21,25 +22,40 @@ __all__ = ["IMAGE_EXTENSIONS", "read_image", "write_image", "to_uint8", "atomic_
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-def read_image(path) -> tuple[np.ndarray, str | None]:
+def read_image(path, max_pixels: int | None = None) -> tuple[np.ndarray, str | None]:
     """Load an image file as float64 in [0, 1]: (H, W) if grayscale else (H, W, 3); and a note or None.
 
+    Args:
+      max_pixels: refuse images with more pixels (checked from the header, before decoding).
     Raises:
-      JaxsrError: the file is missing, empty, truncated or not an image.
+      JaxsrError: the file is missing, empty, truncated, not an image, or over ``max_pixels``.
     """
     path = Path(path)
     if not path.is_file():
         raise JaxsrError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise JaxsrError(f"{path}: empty file")
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as im:
-            im.load()
-            return _to_array(im)
+        if max_pixels is not None:  # our limit replaces Pillow's decompression-bomb limit
+            Image.MAX_IMAGE_PIXELS = max_pixels
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if max_pixels is not None and w * h > max_pixels:
+                    raise JaxsrError(f"{path}: {w}x{h} = {w * h:,} pixels is over the limit of {max_pixels:,} "
+                                     "(raise --max_pixels to allow it)")
+                im.load()
+                return _to_array(im)
+    except Image.DecompressionBombError as e:
+        raise JaxsrError(f"{path}: refused as a decompression bomb ({e})") from None
     except UnidentifiedImageError:
         raise JaxsrError(f"{path}: not a readable image") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise JaxsrError(f"{path}: cannot decode image ({e})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def _to_array(im: Image.Image) -> tuple[np.ndarray, str | None]:
@@ -47,7 +63,7 @@ def _to_array(im: Image.Image) -> tuple[np.ndarray, str | None]:
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(im, dtype=np.float64)
         peak = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
-        return np.clip(a / peak, 0, 1), f"{mode} image read as 16-bit grayscale"
+        return np.clip(a / peak, 0, 1), f"16-bit grayscale ({mode}) converted to 8-bit output"
     if mode == "F":
         return np.asarray(im, dtype=np.float64), "float image read as is"
     if mode in ("L", "1"):
@@ -76,10 +92,17 @@ def atomic_write_bytes(path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_image(path, image: np.ndarray) -> None:

@@ -9,7 +9,7 @@ from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.weights import check_params, load_weights
 
-__all__ = ["upscaler_factory", "build_model"]
+__all__ = ["upscaler_factory", "build_model", "load"]
 
 
 def build_model(name: str, scale: int, **kwargs):
@@ -58,3 +58,40 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
         return Upscaler(model, params, scale, ensemble)
 
     return factory, label
+
+
+def load(name: str, weights=None, scale: int | None = None, **kwargs):
+    """``(model, params)`` for a registered model, ready for :func:`jaxsr.super_resolve`.
+
+    Args:
+      name: registered model name (``jaxsr.models.names()``).
+      weights: a params file (``.msgpack``, or the VDSR authors' MatConvNet ``.mat``), a training run folder
+        (its latest checkpoint; the run's own model settings are used), or None for the weights shipped
+        with jaxsr (``jaxsr/pretrained/<name>.msgpack``).
+      scale: for single-scale post-upsampling models (EDSR), the scale they were trained for.
+      kwargs: model constructor overrides (e.g. ``depth=8``).
+    Raises:
+      JaxsrError: unknown name, missing or unfitting weights.
+    """
+    from pathlib import Path
+
+    if weights is not None and Path(weights).is_dir():
+        from jaxsr.checkpoint import read_run_config, restore_params
+
+        config = read_run_config(weights)
+        if config.model.name != name:
+            raise JaxsrError(f"{weights}: the run trained {config.model.name!r}, not {name!r}")
+        model = build_model(name, scale or int(config.data.scales[0]), **{**dict(config.model.kwargs), **kwargs})
+        return model, restore_params(weights, model)
+    if scale is None and models.upsampling(name) == "post" and not models.multi_scale(name):
+        raise JaxsrError(f"model {name!r} is built for one scale: pass scale=")
+    model = build_model(name, scale or 2, **kwargs)
+    if weights is None:
+        shipped = Path(__file__).parent / "pretrained" / f"{name}.msgpack"
+        if not shipped.is_file():  # fine for parameter-free models (bicubic), an error otherwise
+            try:
+                return model, check_params(model, {})
+            except JaxsrError:
+                raise JaxsrError(f"no weights for {name!r} are shipped with jaxsr yet: pass weights=") from None
+        weights = shipped
+    return model, load_weights(weights, model)

@@ -18,6 +18,9 @@ class Bicubic(nn.Module):
 
     upsampling: ClassVar[str] = "pre"
 
+    def receptive_radius(self) -> int:
+        return 0
+
     @nn.compact
     def __call__(self, x):
         return x.astype(jnp.float32)

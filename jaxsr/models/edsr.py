@@ -94,6 +94,10 @@ class EDSR(nn.Module):
 
     upsampling: ClassVar[str] = "post"
 
+    def receptive_radius(self) -> int:
+        """LR pixels of context on each side (head, 2 per block, body end, upsampler and tail convs)."""
+        return 2 * self.num_blocks + 5
+
     @nn.compact
     def __call__(self, x):
         shift = MeanShift(self.rgb_range)

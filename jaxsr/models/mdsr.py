@@ -33,6 +33,10 @@ class MDSR(nn.Module):
     upsampling: ClassVar[str] = "post"
     multi_scale: ClassVar[bool] = True
 
+    def receptive_radius(self) -> int:
+        """LR pixels of context on each side (EDSR's plus two 5×5 residual blocks)."""
+        return 2 * self.num_blocks + 13
+
     def setup(self):
         self.shift = MeanShift(self.rgb_range)
         self.head = conv(self.features, 3, self.dtype)

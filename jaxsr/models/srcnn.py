@@ -25,6 +25,10 @@ class SRCNN(nn.Module):
 
     upsampling: ClassVar[str] = "pre"
 
+    def receptive_radius(self) -> int:
+        """Pixels of context each output pixel sees on each side."""
+        return sum((f - 1) // 2 for f in self.filters)
+
     @nn.compact
     def __call__(self, x):
         if len(self.filters) != 3 or len(self.features) != 2:

@@ -29,6 +29,10 @@ class VDSR(nn.Module):
 
     upsampling: ClassVar[str] = "pre"  # takes the bicubic ILR, not the LR image
 
+    def receptive_radius(self) -> int:
+        """Pixels of context each output pixel sees on each side (one per 3×3 layer)."""
+        return self.depth
+
     @nn.compact
     def __call__(self, x):
         if self.depth < 2:
