@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from absl import app, flags, logging
+from absl import app, flags
 
 flags.DEFINE_string("model", "vdsr", "Registered model name (see jaxsr.models.names()).")
 flags.DEFINE_string("weights", None, "Params file (.msgpack or MatConvNet .mat); '{scale}' is substituted.")
@@ -31,21 +31,15 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from jaxsr.cli import parse_scales, run_cli
+    from jaxsr.cli import absl_main, parse_scales
     from jaxsr.checkpoint import read_run_config
     from jaxsr.data.sources import eval_datasets, folder_datasets
     from jaxsr.errors import JaxsrError
     from jaxsr.evaluation import evaluate, markdown_table
     from jaxsr.io import atomic_write_bytes
     from jaxsr.loading import upscaler_factory
-    from jaxsr.parallel import initialize_distributed
-
-    logging.set_verbosity(logging.WARNING)
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
     def run():
-        initialize_distributed()
         scales = parse_scales(FLAGS.scales)
         factory, label = upscaler_factory(FLAGS.model, FLAGS.weights, FLAGS.workdir, FLAGS.self_ensemble)
         if FLAGS.data_dir:
@@ -63,7 +57,7 @@ def main(argv):
         if FLAGS.results_json:
             atomic_write_bytes(FLAGS.results_json, (json.dumps(results, indent=2) + "\n").encode())
 
-    return run_cli(run)
+    return absl_main(argv, run)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Re-running the same command resumes from the latest checkpoint in ``--workdir``.
 
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", None, "Training config file (configs/*.py).", lock_config=True)
@@ -16,18 +16,10 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from jaxsr.cli import run_cli
-    from jaxsr.parallel import initialize_distributed
+    from jaxsr.cli import absl_main
     from jaxsr.training import train_and_evaluate
 
-    logging.set_verbosity(logging.WARNING)
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    def run():
-        initialize_distributed()
-        train_and_evaluate(FLAGS.config, FLAGS.workdir)
-
-    return run_cli(run)
+    return absl_main(argv, lambda: train_and_evaluate(FLAGS.config, FLAGS.workdir))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Callable
 
 from jaxsr.errors import JaxsrError
 
-__all__ = ["run_cli", "parse_scales"]
+__all__ = ["run_cli", "parse_scales", "absl_main"]
 
 
 def run_cli(fn: Callable[[], None]) -> int:
@@ -32,3 +32,20 @@ def parse_scales(values) -> list[int]:
     if not scales or min(scales) < 1:
         raise JaxsrError(f"--scales must be positive integers, got {','.join(map(str, values))!r}")
     return scales
+
+
+def absl_main(argv, fn: Callable[[], None]) -> int:
+    """Body of an absl ``main``: quiet logs, no stray arguments, join other processes, then ``fn``."""
+    from absl import app, logging
+
+    from jaxsr.parallel import initialize_distributed
+
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+    def run():
+        initialize_distributed()
+        fn()
+
+    return run_cli(run)
