@@ -125,11 +125,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     model = build_model(name, scales[0], **kwargs, **dtype)
     images, lrs = training_images(config.data)
     groups = {s: (s,) for s in scales} if models.multi_scale(model) else {None: scales}
+    small: list[str] = []
     tables = {key: build_patch_table([im.image for im in images], group, config.data.patch_size,
                                      getattr(model, "channels", 3), model.upsampling,
-                                     names=[im.name for im in images], lrs=lrs,
+                                     names=[im.name for im in images], lrs=lrs, on_small=small.append,
                                      cache_dir=config.data.cache_dir or f"{workdir}/cache")
               for key, group in groups.items()}
+    if small and process0:
+        print(f"note: left out {len(small)} (image, scale) pairs smaller than a patch, e.g. {small[0]}",
+              file=sys.stderr, flush=True)
     config = resolve_steps(config, list(tables.values()))
     if process0:
         write_run_config(workdir, config)

@@ -161,3 +161,12 @@ def test_tfds_div2k_source_uses_the_official_lr():
     np.testing.assert_allclose(table.inputs, want, atol=1e-7)  # official LR, not re-made
     with pytest.raises(JaxsrError, match="LR at x2"):
         build_patch_table([h.image for h in hrs], (2,), 4, 3, "post", lrs={2: [lr[:-1] for lr in lrs[2]]})
+
+
+def test_small_images_left_out_when_asked():
+    seen = []
+    ims = images() + [np.random.default_rng(5).random((10, 10))]
+    table = build_patch_table(ims, (2,), 12, 1, "pre", names=["a", "b", "c", "small"], on_small=seen.append)
+    assert table.num_items == 3 and len(seen) == 1 and "small at x2" in seen[0]
+    with pytest.raises(JaxsrError, match="larger than every training image"):
+        build_patch_table(ims, (2,), 200, 1, "pre", on_small=seen.append)

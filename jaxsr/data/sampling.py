@@ -104,7 +104,7 @@ def _as_channels(image: np.ndarray, channels: int) -> np.ndarray:
 
 def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch_size: int, channels: int,
                       upsampling: str, names: Sequence[str] | None = None, lrs: dict | None = None,
-                      cache_dir=None) -> PatchTable:
+                      cache_dir=None, on_small=None) -> PatchTable:
     """Prepare training data once: HR (H, W) or (H, W, 3) float images in [0, 1] → a PatchTable.
 
     Args:
@@ -115,8 +115,11 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
       lrs: optional ``{scale: [LR image per HR image]}`` to use instead of ``imresize(HR, 1/s)`` (e.g.
         DIV2K's official bicubic LR); each must be the mod-cropped HR's size divided by the scale.
       cache_dir: if given, the table is stored there under a content hash and re-used.
+      on_small: ``callable(message)``: (image, scale) items smaller than a patch are left out and reported
+        to it; None (default) makes them an error.
     Raises:
-      JaxsrError: an image is smaller than one patch at some scale (names ``data.patch_size``).
+      JaxsrError: an image is smaller than one patch (with ``on_small=None``), or every one is (names
+        ``data.patch_size``).
     """
     names = list(names) if names is not None else [f"image {i}" for i in range(len(images))]
     cache_file = None
@@ -145,13 +148,19 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
             factor = 1 if upsampling == "pre" else s
             max_y, max_x = x.shape[0] - patch_size, x.shape[1] - patch_size
             if max_y < 0 or max_x < 0:
-                raise JaxsrError(f"data.patch_size={patch_size} is larger than {name} at x{s} "
-                                 f"(model input {x.shape[0]}x{x.shape[1]})")
+                message = (f"data.patch_size={patch_size} is larger than {name} at x{s} "
+                           f"(model input {x.shape[0]}x{x.shape[1]})")
+                if on_small is None:
+                    raise JaxsrError(message)
+                on_small(message)
+                continue
             meta.append((n_in, x.shape[1], n_tg, w_full, max_y, max_x, factor, s))
             inputs.append(x.reshape(-1, channels).astype(np.float32))
             n_in += x.shape[0] * x.shape[1]
         targets.append(hr_full.reshape(-1, channels).astype(np.float32))
         n_tg += h_full * w_full
+    if not meta:
+        raise JaxsrError(f"data.patch_size={patch_size} is larger than every training image")
     cols = np.asarray(meta, np.int64).T
     if n_in >= 2**31 or n_tg >= 2**31:
         raise JaxsrError(f"training data too large for int32 indexing ({n_in} input pixels)")

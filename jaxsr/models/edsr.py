@@ -23,9 +23,14 @@ def pixel_shuffle(x, r: int):
     return x.transpose(0, 1, 4, 2, 5, 3).reshape(n, h * r, w * r, c // (r * r))
 
 
+# PyTorch's default Conv2d kernel init, U(±1/√fan_in), as the official EDSR code uses (biases start at 0).
+torch_default = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
 def conv(features: int, kernel: int, dtype, name: str | None = None) -> nn.Conv:
-    """Zero-padded 'SAME' convolution with bias (PyTorch default init is not reproduced: Flax's)."""
-    return nn.Conv(features, (kernel, kernel), padding="SAME", dtype=dtype, param_dtype=jnp.float32, name=name)
+    """Zero-padded 'SAME' convolution with bias."""
+    return nn.Conv(features, (kernel, kernel), padding="SAME", kernel_init=torch_default, dtype=dtype,
+                   param_dtype=jnp.float32, name=name)
 
 
 class ResBlock(nn.Module):
