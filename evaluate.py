@@ -37,18 +37,18 @@ def main(argv):
     from jaxsr.errors import JaxsrError
     from jaxsr.evaluation import evaluate, markdown_table
     from jaxsr.io import atomic_write_bytes
-    from jaxsr.loading import upscaler_factory
+    from jaxsr.loading import run_eval_scales, upscaler_factory
 
     def run():
         scales = parse_scales(FLAGS.scales)
         factory, label = upscaler_factory(FLAGS.model, FLAGS.weights, FLAGS.workdir, FLAGS.self_ensemble)
+        run_config = read_run_config(FLAGS.workdir) if FLAGS.workdir else None
+        if run_config is not None and not FLAGS["scales"].present:
+            scales = run_eval_scales(run_config)  # the run's own validation scales
         if FLAGS.data_dir:
             datasets = folder_datasets(FLAGS.data_dir, FLAGS.datasets)
-        elif FLAGS.workdir:
-            run_eval = read_run_config(FLAGS.workdir).eval
-            datasets = eval_datasets(run_eval)
-            if not FLAGS["scales"].present:
-                scales = [int(s) for s in run_eval.scales]
+        elif run_config is not None:
+            datasets = eval_datasets(run_config.eval)
         else:
             raise JaxsrError("--data_dir is required (or --workdir of a training run)")
         results = evaluate(factory, datasets, scales, save_images=FLAGS.save_images, progress=FLAGS.progress,

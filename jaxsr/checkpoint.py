@@ -89,7 +89,7 @@ def restore_params(workdir, model, step: int | None = None):
 def restore_for_eval(workdir, ensemble: bool = False):
     """(scale → Upscaler, label) for a run's latest checkpoint with the run's own model config."""
     from jaxsr.inference import Upscaler
-    from jaxsr.loading import build_model
+    from jaxsr.loading import build_model, run_eval_scales
 
     config = read_run_config(workdir)
     kwargs = dict(config.model.kwargs)
@@ -98,6 +98,8 @@ def restore_for_eval(workdir, ensemble: bool = False):
 
     def factory(scale: int):
         model = build_model(name, scale, **kwargs)
+        if model.upsampling == "post" and getattr(model, "scale", scale) not in run_eval_scales(config):
+            raise JaxsrError(f"{workdir}: the run trained {name} for x{run_eval_scales(config)[0]}, not x{scale}")
         key = getattr(model, "scale", None)
         if key not in cache:
             cache[key] = restore_params(workdir, model)

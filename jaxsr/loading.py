@@ -9,7 +9,7 @@ from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.weights import check_params, load_weights
 
-__all__ = ["upscaler_factory", "build_model", "load"]
+__all__ = ["upscaler_factory", "build_model", "load", "run_eval_scales"]
 
 
 def build_model(name: str, scale: int, **kwargs):
@@ -20,6 +20,15 @@ def build_model(name: str, scale: int, **kwargs):
         return models.get(name, **kwargs)
     except ValueError as e:
         raise JaxsrError(str(e)) from None
+
+
+def run_eval_scales(config) -> list[int]:
+    """The scales a training run is evaluated at: ``eval.scales``, except that a single-scale
+    post-upsampling model (EDSR) can only be evaluated at the scale it was trained for."""
+    name = config.model.name
+    if models.upsampling(name) == "post" and not models.multi_scale(name):
+        return [int(s) for s in config.data.scales]
+    return [int(s) for s in config.eval.scales]
 
 
 def upscaler_factory(model_name: str, weights: str | None = None, workdir: str | None = None,

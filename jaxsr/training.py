@@ -28,7 +28,7 @@ from jaxsr.errors import JaxsrError
 from jaxsr.evaluation import evaluate, markdown_table
 from jaxsr.inference import Upscaler
 from jaxsr.optim import make_optimizer
-from jaxsr.loading import build_model
+from jaxsr.loading import build_model, run_eval_scales
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
 from jaxsr.summary import MetricWriter
 from jaxsr.train_step import TrainState, make_runner
@@ -152,9 +152,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             print(f"resumed from {workdir} at step {int(state.step)}", flush=True)
     run_step = make_runner(config, tables, model, tx, schedule, int(state.step), mesh)
     eval_sets = eval_datasets(config.eval)
-    eval_scales = [int(s) for s in config.eval.scales]
-    if model.upsampling == "post" and not models.multi_scale(model):
-        eval_scales = list(scales)  # a single-scale model is evaluated at its own scale
+    eval_scales = run_eval_scales(config)
     upscalers = {}
     writer = MetricWriter(workdir, enabled=process0)
     try:

@@ -152,3 +152,21 @@ def test_per_scale_tfdata_stream_matches_device_batches():
         for t, batch in zip(steps, got):
             np.testing.assert_array_equal(batch["target"], np.asarray(dev.sample(t)["target"]))
             assert batch["target"].shape == (4, 5 * s, 5 * s, 3)
+
+
+def test_evaluate_workdir_of_an_edsr_run(folder, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    train_and_evaluate(edsr_config(folder, "edsr_baseline", (3,), total_steps=2), str(tmp_path / "x3"))
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    r = subprocess.run([sys.executable, "evaluate.py", f"--workdir={tmp_path / 'x3'}", "--progress=false"],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "| Tiny | x3 |" in r.stdout and "| Tiny | x2 |" not in r.stdout
+    r = subprocess.run([sys.executable, "evaluate.py", f"--workdir={tmp_path / 'x3'}", "--scales=2",
+                        "--progress=false"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].endswith("for x3, not x2")
