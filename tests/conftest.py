@@ -78,7 +78,8 @@ def tiny_flags(folder: Path) -> list[str]:
     """The same overrides as :func:`tiny_config`, as train.py flags."""
     return ["--config", str(REPO / "configs" / "quickstart.py"),
             "--config.model.kwargs.depth=3", "--config.model.kwargs.features=8",
-            "--config.data.source=folders", f"--config.data.folders={folder}", "--config.data.patch_size=12", "--config.data.scales=(2,3)",
+            "--config.data.source=folders", f"--config.data.folders={folder}", "--config.data.patch_size=12",
+            "--config.data.scales=(2,3)",
             "--config.batch_size=4", "--config.optim.decay_every_steps=100",
             f"--config.eval.data_dir={folder.parent}", f"--config.eval.datasets={folder.name}",
             "--config.eval.scales=(2,3)"]

@@ -40,7 +40,8 @@ class TfOps:
         self.xor, self.shr, self.floor = tf.bitwise.bitwise_xor, tf.bitwise.right_shift, tf.math.floor
         self.take = lambda a, idx: tf.gather(a, idx, axis=0)
         self.flat = lambda x: tf.reshape(x, [-1])
-        self.u32 = lambda x: tf.cast(x, tf.uint32) if tf.is_tensor(x) else tf.constant(np.uint32(np.asarray(x, np.int64) & 0xFFFFFFFF))
+        self.u32 = lambda x: (tf.cast(x, tf.uint32) if tf.is_tensor(x)
+                              else tf.constant(np.uint32(np.asarray(x, np.int64) & 0xFFFFFFFF)))
         self.i32 = lambda x: tf.cast(x, tf.int32)
         self.f32 = lambda x: tf.cast(x, tf.float32)
         self.arange = lambda n: tf.range(n, dtype=tf.int32)
