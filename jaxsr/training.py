@@ -192,6 +192,7 @@ def _transplant(params, source_workdir: str):
 
 def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, upscalers, model, process0):
     total, step = config.total_steps, int(state.step)
+    first = step  # the first step after (re)starting is logged too: it shows the compilation time
     pending, last_good = [], ckpt.latest_step()
     tick, tick_step = time.perf_counter(), step
 
@@ -214,7 +215,7 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
         state, metrics = run_step(state, step)
         step += 1
         pending.append(metrics)
-        if step % config.log_every_steps == 0 or step == total:
+        if step % config.log_every_steps == 0 or step == total or step == first + 1:
             mean = check_and_flush()
             now = time.perf_counter()
             rate = (step - tick_step) / max(now - tick, 1e-9)

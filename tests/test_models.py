@@ -63,3 +63,13 @@ def test_registry():
         models.get("nope")
     with pytest.raises(ValueError, match="bad arguments"):
         models.get("vdsr", width=3)
+
+
+def test_import_jaxsr_does_not_need_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, jaxsr, jaxsr.evaluation, jaxsr.inference, jaxsr.training, jaxsr.upscale, jaxsr.models; "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

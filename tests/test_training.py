@@ -42,7 +42,7 @@ def test_train_then_evaluate_workdir(folder, tmp_path):
     assert "step       6/6" in r.stdout and "| Tiny | x2 |" in r.stdout
     assert sorted(p.name for p in (work / "checkpoints").iterdir() if p.name.isdigit()) == ["3", "6"]
     lines = [json.loads(l) for l in (work / "metrics.jsonl").read_text().splitlines()]
-    assert [l["step"] for l in lines if "train/loss" in l] == [2, 4, 6]
+    assert [l["step"] for l in lines if "train/loss" in l] == [1, 2, 4, 6]  # the first step, then every 2
     assert "val/Tiny/x2/psnr" in lines[-1]
     assert any((work / "tensorboard").iterdir())
     assert json.loads((work / "config.json").read_text())["total_steps"] == 6
