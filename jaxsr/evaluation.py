@@ -51,9 +51,10 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
     s = upscaler.scale
     hr = modcrop(hr, s)
     hr_y = to_y(hr)
-    bicubic_y = imresize(imresize(hr_y, 1 / s), s)
+    lr_y = imresize(hr_y, 1 / s)
+    bicubic_y = imresize(lr_y, s)
     if upscaler.channels == 1:
-        sr_y = upscaler.upscale_channels(imresize(hr_y, 1 / s)[..., None])[..., 0]
+        sr_y = upscaler.upscale_channels(lr_y[..., None])[..., 0]
     else:
         rgb = hr if hr.ndim == 3 else np.repeat(hr[..., None], 3, axis=-1)
         sr = upscaler.upscale_channels(imresize(rgb, 1 / s)).astype(np.float64)
