@@ -16,7 +16,8 @@ import orbax.checkpoint as ocp
 
 from jaxsr.errors import JaxsrError
 
-__all__ = ["Checkpointer", "read_run_config", "write_run_config", "restore_params", "restore_for_eval"]
+__all__ = ["Checkpointer", "read_run_config", "write_run_config", "restore_params", "run_model",
+           "restore_for_eval"]
 
 
 class Checkpointer:
@@ -86,23 +87,35 @@ def restore_params(workdir, model, step: int | None = None):
         ckpt.close()
 
 
-def restore_for_eval(workdir, ensemble: bool = False):
-    """(scale → Upscaler, label) for a run's latest checkpoint with the run's own model config."""
-    from jaxsr.inference import Upscaler
-    from jaxsr.loading import build_model, run_eval_scales
+def run_model(workdir, scale: int | None = None, **overrides):
+    """(model, params) of a run's latest checkpoint, the model built from the run's own config.
+
+    ``scale`` (default: the first trained scale) matters for single-scale post-upsampling models (EDSR),
+    which exist only at the scale they were trained for; ``overrides`` replace model constructor args.
+    """
+    from jaxsr.loading import build_model
 
     config = read_run_config(workdir)
-    kwargs = dict(config.model.kwargs)
-    name = config.model.name
+    name, trained = config.model.name, int(config.data.scales[0])
+    model = build_model(name, trained if scale is None else scale, **{**dict(config.model.kwargs), **overrides})
+    if hasattr(model, "scale") and model.scale != trained:
+        raise JaxsrError(f"{workdir}: the run trained {name} for x{trained}, not x{model.scale}")
+    return model, restore_params(workdir, model)
+
+
+def restore_for_eval(workdir, ensemble: bool = False):
+    """(scale → Upscaler, label) for a run's latest checkpoint with the run's own model config."""
+    from jaxsr import models
+    from jaxsr.inference import Upscaler
+
+    name = read_run_config(workdir).model.name
+    per_scale = models.upsampling(name) == "post" and not models.multi_scale(name)
     cache = {}
 
     def factory(scale: int):
-        model = build_model(name, scale, **kwargs)
-        if model.upsampling == "post" and getattr(model, "scale", scale) not in run_eval_scales(config):
-            raise JaxsrError(f"{workdir}: the run trained {name} for x{run_eval_scales(config)[0]}, not x{scale}")
-        key = getattr(model, "scale", None)
+        key = scale if per_scale else None  # other models share one set of params for every scale
         if key not in cache:
-            cache[key] = restore_params(workdir, model)
-        return Upscaler(model, cache[key], scale, ensemble)
+            cache[key] = run_model(workdir, scale)
+        return Upscaler(*cache[key], scale, ensemble)
 
     return factory, name.upper() + ("+" if ensemble else "")

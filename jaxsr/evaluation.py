@@ -55,10 +55,8 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
     bicubic_y = imresize(lr_y, s)
     if upscaler.channels == 1:
         sr_y = upscaler.upscale_channels(lr_y[..., None])[..., 0]
-    else:
-        rgb = hr if hr.ndim == 3 else np.repeat(hr[..., None], 3, axis=-1)
-        sr = upscaler.upscale_channels(imresize(rgb, 1 / s)).astype(np.float64)
-        sr_y = to_y(sr) if hr.ndim == 3 else sr.mean(axis=-1)
+    else:  # RGB models: LR made in RGB; a gray image stays gray through Upscaler.upscale
+        sr_y = to_y(upscaler.upscale(imresize(hr, 1 / s)).astype(np.float64))
     seconds = upscaler.last_seconds
     psnr, ssim = sr_metrics(sr_y, hr_y, s)
     bpsnr, bssim = sr_metrics(bicubic_y, hr_y, s)

@@ -85,13 +85,12 @@ def load(name: str, weights=None, scale: int | None = None, **kwargs):
     from pathlib import Path
 
     if weights is not None and Path(weights).is_dir():
-        from jaxsr.checkpoint import read_run_config, restore_params
+        from jaxsr.checkpoint import read_run_config, run_model
 
-        config = read_run_config(weights)
-        if config.model.name != name:
-            raise JaxsrError(f"{weights}: the run trained {config.model.name!r}, not {name!r}")
-        model = build_model(name, scale or int(config.data.scales[0]), **{**dict(config.model.kwargs), **kwargs})
-        return model, restore_params(weights, model)
+        trained = read_run_config(weights).model.name
+        if trained != name:
+            raise JaxsrError(f"{weights}: the run trained {trained!r}, not {name!r}")
+        return run_model(weights, scale, **kwargs)
     if scale is None and models.upsampling(name) == "post" and not models.multi_scale(name):
         raise JaxsrError(f"model {name!r} is built for one scale: pass scale=")
     model = build_model(name, scale or 2, **kwargs)

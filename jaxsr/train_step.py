@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxsr.data.sampling import DeviceSampler, PatchTable, scale_for_step
+from jaxsr.optim import clip_bound
 from jaxsr.parallel import batch_sharded, global_batch, replicate, replicated
 
 __all__ = ["TrainState", "loss_fn", "make_train_step", "make_runner"]
@@ -63,7 +64,7 @@ def make_train_step(model, tx: optax.GradientTransformationExtraArgs, schedule, 
         lr = schedule(state.step)
         leaves = jax.tree_util.tree_leaves(grads)
         if clip_theta:
-            bound = clip_theta / lr
+            bound = clip_bound(clip_theta, schedule, state.step)
             clipped = sum(jnp.sum(jnp.abs(g) > bound) for g in leaves) / sum(g.size for g in leaves)
         else:
             clipped = jnp.float32(0)

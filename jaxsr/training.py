@@ -145,8 +145,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     state = replicate(TrainState(step=jnp.int32(0), params=params, opt_state=tx.init(params),
                                  rng=jax.random.key_data(jax.random.PRNGKey(config.seed + 1))), mesh)
     if ckpt.latest_step() is not None:
-        params, train = ckpt.restore(state.params, {"step": state.step, "opt_state": state.opt_state,
-                                                    "rng": state.rng})
+        params, train = ckpt.restore(state.params, _train_items(state))
         state = TrainState(params=params, **train)
         if process0:
             print(f"resumed from {workdir} at step {int(state.step)}", flush=True)
@@ -174,11 +173,9 @@ def _transplant(params, source_workdir: str):
     (EDSR x3/x4 start from a trained x2 model). Shapes must agree."""
     from flax.traverse_util import flatten_dict, unflatten_dict
 
-    from jaxsr.checkpoint import read_run_config, restore_params
+    from jaxsr.checkpoint import run_model
 
-    src_cfg = read_run_config(source_workdir)
-    src_model = build_model(src_cfg.model.name, int(src_cfg.data.scales[0]), **dict(src_cfg.model.kwargs))
-    source = flatten_dict(jax.device_get(restore_params(source_workdir, src_model)))
+    source = flatten_dict(jax.device_get(run_model(source_workdir)[1]))
     target = flatten_dict(jax.device_get(params))
     for key, value in target.items():
         if key[0].startswith("up"):
@@ -188,6 +185,11 @@ def _transplant(params, source_workdir: str):
                              f"{value.shape}; it must be the same architecture")
         target[key] = source[key]
     return unflatten_dict(target)
+
+
+def _train_items(state: TrainState) -> dict:
+    """The checkpoint's "train" item: everything but the params."""
+    return {"step": state.step, "opt_state": state.opt_state, "rng": state.rng}
 
 
 def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, upscalers, model, process0):
@@ -224,14 +226,14 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
             _progress(step, total, mean, rate, process0)
         if step % config.checkpoint_every_steps == 0 or step == total:
             check_and_flush()
-            ckpt.save(step, state.params, {"step": state.step, "opt_state": state.opt_state, "rng": state.rng})
+            ckpt.save(step, state.params, _train_items(state))
             last_good = step
         if config.eval.every_steps and step % config.eval.every_steps == 0 and step < total:
             writer.write(step, _val_scalars(_evaluate(model, state.params, eval_sets, eval_scales, upscalers,
                                                       progress=False)))
     check_and_flush()
     if last_good != step:  # interrupted, or nothing to train (total_steps = 0): keep the state evaluated
-        ckpt.save(step, state.params, {"step": state.step, "opt_state": state.opt_state, "rng": state.rng})
+        ckpt.save(step, state.params, _train_items(state))
     if stop.signal is not None:
         ckpt.close()
         name = signal.Signals(stop.signal).name

@@ -38,16 +38,16 @@ def load_params(path) -> dict:
         raise JaxsrError(f"{path}: not a jaxsr msgpack params file ({type(e).__name__})") from None
 
 
-def init_params(model: nn.Module, seed: int = 0, size: int = 16) -> dict:
-    """Freshly initialised params of ``model`` (NHWC input of ``size``×``size`` with its channels)."""
-    x = jnp.zeros((1, size, size, getattr(model, "channels", 3)), jnp.float32)
+def init_params(model: nn.Module, seed: int = 0) -> dict:
+    """Freshly initialised params of ``model`` (a 16×16 input with its channels: params do not depend on
+    the image size)."""
+    x = jnp.zeros((1, 16, 16, getattr(model, "channels", 3)), jnp.float32)
     return model.init(jax.random.PRNGKey(seed), x).get("params", {})
 
 
 def check_params(model: nn.Module, params, source: str = "params") -> dict:
     """Raise JaxsrError unless ``params`` has exactly the structure and shapes ``model`` expects."""
-    x = jax.ShapeDtypeStruct((1, 16, 16, getattr(model, "channels", 3)), jnp.float32)
-    expected = jax.eval_shape(model.init, jax.random.PRNGKey(0), x).get("params", {})
+    expected = jax.eval_shape(lambda: init_params(model))
     want = {"/".join(k): v.shape for k, v in flatten_dict(expected).items()}
     got = {"/".join(k): np.shape(v) for k, v in flatten_dict(params).items()} if params else {}
     missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
