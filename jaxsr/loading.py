@@ -1,7 +1,8 @@
-"""Build ready-to-run upscalers from a model name and a weights file (or, later, a training workdir)."""
+"""Build ready-to-run upscalers from a model name and a weights file or a training run folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from jaxsr import models
@@ -37,8 +38,12 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
 
     Pre-upsampling models load ``weights`` once for all scales; post-upsampling models are built per
     scale and ``{scale}`` in ``weights`` is replaced by the scale. Parameter-free models (bicubic) need no
-    weights.
+    weights. ``weights`` naming a training run folder means ``workdir=weights`` (the run must have trained
+    ``model_name``).
     """
+    if workdir is None and weights is not None and Path(weights).is_dir():
+        _check_run_model(weights, model_name)  # --weights runs/my_run: as jaxsr.load and jaxsr-upscale
+        workdir = weights
     if workdir is not None:
         from jaxsr.checkpoint import restore_for_eval
 
@@ -69,27 +74,31 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
     return factory, label
 
 
+def _check_run_model(workdir, name: str) -> None:
+    from jaxsr.checkpoint import read_run_config
+
+    trained = read_run_config(workdir).model.name
+    if trained != name:
+        raise JaxsrError(f"{workdir}: the run trained {trained!r}, not {name!r}")
+
+
 def load(name: str, weights=None, scale: int | None = None, **kwargs):
     """``(model, params)`` for a registered model, ready for :func:`jaxsr.super_resolve`.
 
     Args:
       name: registered model name (``jaxsr.models.names()``).
-      weights: a params file (``.msgpack``, or the VDSR authors' MatConvNet ``.mat``), a training run folder
-        (its latest checkpoint; the run's own model settings are used), or None for the weights shipped
-        with jaxsr (``jaxsr/pretrained/<name>.msgpack``).
+      weights: a params file (``.msgpack``, the VDSR authors' MatConvNet ``.mat``, an EDSR-PyTorch ``.pt``),
+        a training run folder (its latest checkpoint; the run's own model settings are used), or None for
+        the weights shipped with jaxsr (``jaxsr/pretrained/<name>.msgpack``).
       scale: for single-scale post-upsampling models (EDSR), the scale they were trained for.
       kwargs: model constructor overrides (e.g. ``depth=8``).
     Raises:
       JaxsrError: unknown name, missing or unfitting weights.
     """
-    from pathlib import Path
-
     if weights is not None and Path(weights).is_dir():
-        from jaxsr.checkpoint import read_run_config, run_model
+        from jaxsr.checkpoint import run_model
 
-        trained = read_run_config(weights).model.name
-        if trained != name:
-            raise JaxsrError(f"{weights}: the run trained {trained!r}, not {name!r}")
+        _check_run_model(weights, name)
         return run_model(weights, scale, **kwargs)
     if scale is None and models.upsampling(name) == "post" and not models.multi_scale(name):
         raise JaxsrError(f"model {name!r} is built for one scale: pass scale=")

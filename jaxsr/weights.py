@@ -1,7 +1,8 @@
 """Saving and loading model parameters in safe formats, and checking that they fit a model.
 
 Formats: ``.msgpack`` (flax.serialization, no pickle) for single files, the VDSR authors' MatConvNet
-``.mat`` (read only), and orbax checkpoints of training runs (see ``jaxsr.checkpoint``).
+``.mat`` and EDSR-PyTorch's ``.pt`` (read only; ``jaxsr.torch_import`` reads them without torch or pickle
+code), and orbax checkpoints of training runs (see ``jaxsr.checkpoint``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def check_params(model: nn.Module, params, source: str = "params") -> dict:
 
 
 def load_weights(path, model: nn.Module) -> dict:
-    """Load params for ``model`` from ``.msgpack`` or a MatConvNet ``.mat``, checked to fit."""
+    """Load params for ``model`` from ``.msgpack``, a MatConvNet ``.mat`` or an EDSR-PyTorch ``.pt``/``.pth``,
+    checked to fit."""
     path = Path(path)
     if not path.exists():
         raise JaxsrError(f"{path}: no such file")
@@ -70,8 +72,12 @@ def load_weights(path, model: nn.Module) -> dict:
         from jaxsr.convert import read_matconvnet_vdsr
 
         params, _ = read_matconvnet_vdsr(path)
+    elif path.suffix.lower() in (".pt", ".pth"):
+        from jaxsr.torch_import import load_torch_params
+
+        params = load_torch_params(path, model)
     elif path.suffix.lower() == ".msgpack":
         params = load_params(path)
     else:
-        raise JaxsrError(f"{path}: unknown weights format (expected .msgpack or .mat)")
+        raise JaxsrError(f"{path}: unknown weights format (expected .msgpack, .mat or .pt)")
     return check_params(model, params, source=str(path))

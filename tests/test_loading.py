@@ -1,0 +1,54 @@
+"""One meaning of ``--weights RUN_FOLDER`` everywhere: ``jaxsr.load``, ``evaluate.py`` and ``jaxsr-upscale``."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import jaxsr
+from conftest import REPO, make_tiny_folder, tiny_config
+from jaxsr.errors import JaxsrError
+from jaxsr.loading import upscaler_factory
+from jaxsr.training import train_and_evaluate
+from jaxsr.upscale import main as upscale_main
+
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = make_tiny_folder(tmp_path_factory.mktemp("data") / "Tiny")
+    work = tmp_path_factory.mktemp("runs") / "my_run"
+    train_and_evaluate(tiny_config(folder, total_steps=3, checkpoint_every_steps=3), str(work))
+    return folder, work
+
+
+def test_weights_run_folder_equals_workdir(run):
+    folder, work = run
+    image = np.random.default_rng(0).random((20, 18)).astype(np.float32)
+    by_weights, label = upscaler_factory("vdsr", weights=str(work))
+    by_workdir, _ = upscaler_factory("vdsr", workdir=str(work))
+    assert label == "VDSR"
+    np.testing.assert_array_equal(by_weights(2).upscale(image), by_workdir(2).upscale(image))
+    model, params = jaxsr.load("vdsr", weights=str(work))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, params, by_weights(3).params)
+    with pytest.raises(JaxsrError, match="the run trained 'vdsr', not 'srcnn'"):
+        upscaler_factory("srcnn", weights=str(work))
+
+
+def test_evaluate_and_upscale_take_a_run_folder_as_weights(run, tmp_path):
+    folder, work = run
+    out = tmp_path / "res.json"
+    r = subprocess.run([sys.executable, "evaluate.py", "--model=vdsr", f"--weights={work}",
+                        f"--data_dir={folder.parent}", "--datasets=Tiny", "--scales=2", f"--results_json={out}",
+                        "--progress=false"], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    want = json.loads((work / "metrics.jsonl").read_text().splitlines()[-1])["val/Tiny/x2/psnr"]
+    assert json.loads(out.read_text())["Tiny"]["2"]["psnr"] == pytest.approx(want, abs=1e-9)
+    assert upscale_main([str(folder / "img0.png"), "--output_dir", str(tmp_path / "up"), "--scale", "2",
+                         "--weights", str(work), "--no_progress"]) == 0
+    assert (tmp_path / "up" / "img0_x2.png").is_file()
