@@ -5,8 +5,8 @@
   K1 = 0.01, K2 = 0.03, 'valid' filtering, mean of the SSIM map. We use dm-pix's ``pix.ssim``, which
   implements exactly this (separable normalised Gaussian, valid convolution); the test suite checks it
   against a float64 transcription of ``ssim_index`` to 1e-5.
-* :func:`sr_metrics` scores an SR result the way VDSR/EDSR tables do: on Y in [0, 255], with ``scale``
-  pixels shaved from each border, the prediction clipped to [0, 1] first.
+* :func:`sr_metrics` scores an SR result the way VDSR/EDSR tables do: it takes Y in [0, 1] and scores it
+  on the 0–255 scale, with ``scale`` pixels shaved from each border, the prediction clipped to [0, 1] first.
 """
 
 from __future__ import annotations
@@ -56,9 +56,20 @@ def sr_metrics(sr_y, hr_y, scale: int) -> tuple[float, float]:
     """(PSNR, SSIM) of an SR Y channel against HR Y, both (H, W) in [0, 1], the paper way.
 
     The prediction is clipped to [0, 1]; both are scaled to [0, 255] and ``scale`` pixels are shaved.
+    Raises ValueError for images on another scale: an ``hr_y`` outside [0, 1] or integer-typed inputs
+    (0–255 images would otherwise score around −41 dB without a word).
     """
+    for name, image in (("sr_y", sr_y), ("hr_y", hr_y)):
+        if np.issubdtype(np.asarray(image).dtype, np.integer):
+            raise ValueError(f"sr_metrics takes float Y in [0, 1], got {name} of dtype "
+                             f"{np.asarray(image).dtype} (divide 0-255 images by 255)")
     sr = np.clip(np.asarray(sr_y, np.float64), 0.0, 1.0) * 255.0
-    hr = np.asarray(hr_y, np.float64) * 255.0
+    hr = np.asarray(hr_y, np.float64)
+    lo, hi = (float(hr.min()), float(hr.max())) if hr.size else (0.0, 0.0)
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise ValueError(f"sr_metrics takes Y in [0, 1], got hr_y in [{lo:g}, {hi:g}] "
+                         "(divide 0-255 images by 255)")
+    hr = hr * 255.0
     return psnr(sr, hr, 255.0, shave=scale), ssim(sr, hr, 255.0, shave=scale)
 
 

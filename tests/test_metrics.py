@@ -60,6 +60,15 @@ def test_sr_metrics_clips_scales_and_shaves():
     assert p == pytest.approx(10 * np.log10(255**2 / (25.5**2 / 400)), abs=1e-9)
 
 
+def test_sr_metrics_refuses_0_255_images():
+    hr = np.random.default_rng(0).random((24, 24))
+    with pytest.raises(ValueError, match=r"Y in \[0, 1\], got hr_y in \[0\.\d+, 254\.\d+\]"):
+        sr_metrics(hr * 255, hr * 255, 2)  # would be about -41 dB
+    with pytest.raises(ValueError, match="dtype uint8"):
+        sr_metrics((hr * 255).astype(np.uint8), hr, 2)
+    assert sr_metrics(hr, hr, 2)[0] == float("inf")
+
+
 def test_shape_mismatch_and_tiny_images_rejected():
     with pytest.raises(ValueError, match="shape"):
         psnr(np.zeros((4, 4)), np.zeros((4, 5)))
