@@ -69,6 +69,8 @@ class _Tensor:
         last = self.offset + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else self.offset - 1
         if last >= data.size:  # as_strided must never read outside the storage
             raise ValueError(f"size {size} / stride {stride} reach past a storage of {data.size} elements")
+        if int(np.prod(size, dtype=np.float64)) > data.size:  # expanded (stride 0) views: not in state dicts
+            raise ValueError(f"size {size} holds more elements than its storage ({data.size})")
         item = data.itemsize
         out = np.lib.stride_tricks.as_strided(data[self.offset:], size, [s * item for s in stride]).copy()
         if self.storage.kind.name == "BFloat16Storage":  # bfloat16 = the high half of a float32
@@ -136,6 +138,8 @@ def _read_zip(path: Path, archive: zipfile.ZipFile):
     if len(pkl) != 1:
         raise JaxsrError(f"{path}: a zip file without one '<name>/data.pkl' (not a torch.save file)")
     prefix = pkl[0][: -len("data.pkl")]
+    if archive.getinfo(pkl[0]).file_size > 2**26:  # a state dict's pickle is small; never inflate a bomb
+        raise JaxsrError(f"{path}: {pkl[0]} is {archive.getinfo(pkl[0]).file_size} bytes, not a state dict")
     storages: dict = {}
     state = _unpickle(path, archive.read(pkl[0]), storages)
     order = archive.read(prefix + "byteorder").decode().strip() if prefix + "byteorder" in names else "little"
@@ -221,13 +225,15 @@ def _edsr_names(model) -> dict[str, str]:
         stages = 1 if scale in (2, 3) else scale.bit_length() - 1
         return {f"{torch_prefix}.{2 * k}": f"{jax_prefix}/Conv_{k}" for k in range(stages)}
 
+    if not isinstance(model, (EDSR, MDSR)):
+        raise JaxsrError(f"PyTorch checkpoints map onto EDSR and MDSR models only, not {type(model).__name__}")
     names = {"head.0": "head", f"body.{model.num_blocks}": "body_end"}
     if isinstance(model, EDSR):
         for i in range(model.num_blocks):
             names.update(block(f"body.{i}", f"block_{i}"))
         names.update(upsampler("tail.0", "upsampler", model.scale))
         names["tail.1"] = "tail"
-    elif isinstance(model, MDSR):
+    else:
         for i in range(model.num_blocks):
             names.update(block(f"body.{i}", f"body_{i}"))
         for i, s in enumerate(model.scales):
@@ -235,8 +241,6 @@ def _edsr_names(model) -> dict[str, str]:
                 names.update(block(f"pre_process.{i}.{j}", f"pre_{s}/layers_{j}"))
             names.update(upsampler(f"upsample.{i}", f"up_{s}", s))
         names["tail.0"] = "tail"
-    else:
-        raise JaxsrError(f"PyTorch checkpoints map onto EDSR and MDSR models only, not {type(model).__name__}")
     return names
 
 
@@ -255,21 +259,36 @@ def _check_mean_shift(state: dict, model, source: str) -> None:
                              f"(bias {np.round(b, 3).tolist()}, jaxsr's {np.round(want, 3).tolist()})")
 
 
+def _edsr_scale(state: dict) -> int | None:
+    """The scale of an EDSR checkpoint's upsampler: two x2 stages → x4, else √(out / in channels)."""
+    first = state.get("tail.0.0.weight")
+    if first is None or np.ndim(first) != 4:
+        return None
+    if "tail.0.2.weight" in state:
+        return 2 ** sum(f"tail.0.{2 * k}.weight" in state for k in range(8))
+    ratio = first.shape[0] // max(first.shape[1], 1)
+    return {4: 2, 9: 3}.get(ratio)
+
+
 def torch_to_params(state: dict, model, source: str = "checkpoint") -> dict:
     """jaxsr params for ``model`` (EDSR or MDSR) from an EDSR-PyTorch state dict (name → numpy array).
 
     Every conv of the model must be present and every tensor of the checkpoint used (except the mean
     shift, checked to be jaxsr's); a ``module.`` prefix (``nn.DataParallel``) is dropped.
     """
+    names = _edsr_names(model)  # refuses models other than EDSR and MDSR
     state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
     _check_mean_shift(state, model, source)
     blocks = sum(f"body.{i}.body.0.weight" in state for i in range(len(state)))
-    if blocks and blocks != getattr(model, "num_blocks", blocks):
-        raise JaxsrError(f"{source} has {blocks} residual blocks, the {type(model).__name__} model "
-                         f"{model.num_blocks} (edsr_baseline / mdsr_baseline: 16, edsr: 32, mdsr: 80)")
+    if blocks and blocks != model.num_blocks:
+        raise JaxsrError(f"{source} has {blocks} residual blocks, this {type(model).__name__} "
+                         f"{model.num_blocks} (edsr_baseline and mdsr_baseline have 16, edsr 32, mdsr 80)")
+    trained = _edsr_scale(state)
+    if trained and hasattr(model, "scale") and trained != model.scale:
+        raise JaxsrError(f"{source} holds an x{trained} model, not x{model.scale} (pass --scale {trained})")
     params: dict = {}
     used = {k for k in state if k.split(".")[0] in ("sub_mean", "add_mean")}
-    for torch_name, jax_name in _edsr_names(model).items():
+    for torch_name, jax_name in names.items():
         for suffix, leaf in (("weight", "kernel"), ("bias", "bias")):
             key = f"{torch_name}.{suffix}"
             if key not in state:

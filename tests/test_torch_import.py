@@ -5,7 +5,6 @@ torch covers the reader; with torch installed, models built like EDSR-PyTorch's 
 in both formats and their outputs compared with jaxsr's (a true cross-framework check).
 """
 
-import io
 import struct
 import subprocess
 import sys
@@ -107,7 +106,9 @@ def test_hand_written_edsr_checkpoint_loads_exactly(tmp_path, legacy):
     model = models.get("edsr_baseline", scale=4, num_blocks=2, features=8)
     params = init_params(model, seed=1)
     state = to_torch_layout(model, params)
-    assert "body.0.body.2.weight" in state and "body.2.weight" in state and "tail.0.2.weight" in state
+    modules = ["sub_mean", "head.0", "body.0.body.0", "body.0.body.2", "body.1.body.0", "body.1.body.2", "body.2",
+               "tail.0.0", "tail.0.2", "tail.1", "add_mean"]  # EDSR-PyTorch's names, written out
+    assert set(state) == {f"{m}.{p}" for m in modules for p in ("weight", "bias")}
     path = tmp_path / "edsr_baseline_x4.pt"
     write_checkpoint(path, state, legacy=legacy)
     got = read_torch_state_dict(path)
@@ -124,11 +125,14 @@ def test_hand_written_mdsr_checkpoint_and_convert_cli(tmp_path, capsys):
     model = models.get("mdsr_baseline", num_blocks=1, features=8)
     params = init_params(model, seed=2)
     state = to_torch_layout(model, params)
-    assert {"pre_process.2.1.body.2.weight", "upsample.1.0.weight", "upsample.2.2.weight", "tail.0.weight"} <= set(state)
+    modules = (["head.0"] + [f"pre_process.{i}.{j}.body.{k}" for i in range(3) for j in range(2) for k in (0, 2)]
+               + ["body.0.body.0", "body.0.body.2", "body.1", "upsample.0.0", "upsample.1.0", "upsample.2.0",
+                  "upsample.2.2", "tail.0", "sub_mean", "add_mean"])  # EDSR-PyTorch's MDSR, written out
+    assert set(state) == {f"{m}.{p}" for m in modules for p in ("weight", "bias")}
     write_checkpoint(tmp_path / "mdsr.pt", state)
     args = [str(tmp_path / "mdsr.pt"), str(tmp_path / "mdsr.msgpack"), "--model", "mdsr_baseline"]
     assert convert_main(args) == 1  # one block is not the 16-block baseline
-    assert "mdsr.pt has 1 residual blocks, the MDSR model 16" in capsys.readouterr().err
+    assert "mdsr.pt has 1 residual blocks, this MDSR 16" in capsys.readouterr().err
     del state["pre_process.1.0.body.0.bias"]
     write_checkpoint(tmp_path / "cut.pt", state)
     with pytest.raises(JaxsrError, match="does not fit MDSR: no tensor 'pre_process.1.0.body.0.bias'"):
@@ -145,7 +149,11 @@ def test_convert_cli_edsr(tmp_path, capsys):
     assert convert_main([str(tmp_path / "e.pt"), str(out), "--model", "edsr_baseline"]) == 1
     assert "pass --scale" in capsys.readouterr().err
     assert convert_main([str(tmp_path / "e.pt"), str(out), "--model", "edsr_baseline", "--scale", "3"]) == 1
+    assert "e.pt holds an x2 model, not x3 (pass --scale 2)" in capsys.readouterr().err
+    assert convert_main([str(tmp_path / "e.pt"), str(out), "--model", "edsr_baseline", "--scale", "2"]) == 1
     assert "does not fit EDSR: block_0/Conv_0/bias is (8,), the model needs (64,)" in capsys.readouterr().err
+    assert convert_main([str(tmp_path / "e.pt"), str(out), "--model", "vdsr"]) == 1
+    assert "map onto EDSR and MDSR models only, not VDSR" in capsys.readouterr().err
     assert convert_main([str(tmp_path / "e.pt"), str(out)]) == 1
     assert "pass --model" in capsys.readouterr().err
 
@@ -175,17 +183,18 @@ def test_damaged_checkpoints_fail_with_one_line(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"\x00junk" * 10)
     with pytest.raises(JaxsrError, match="junk.pt: not a PyTorch"):
         read_torch_state_dict(tmp_path / "junk.pt")
-    # a stride that would read past the storage is refused, never read
-    bad = io.BytesIO()
+    # sizes/strides that would read past the storage, or expand it, are refused, never read
     write_checkpoint(tmp_path / "z.pt", {"w": np.zeros((2, 2), np.float32)})
-    with zipfile.ZipFile(tmp_path / "z.pt") as z, zipfile.ZipFile(bad, "w") as out:
-        for name in z.namelist():
-            data = z.read(name)
-            out.writestr(name, data.replace(_tuple([_int(2), _int(1)]), _tuple([_int(9), _int(1)]))
-                         if name.endswith("data.pkl") else data)
-    (tmp_path / "stride.pt").write_bytes(bad.getvalue())
-    with pytest.raises(JaxsrError, match="reach past a storage"):
-        read_torch_state_dict(tmp_path / "stride.pt")
+    size, stride = _tuple([_int(2), _int(2)]), _tuple([_int(2), _int(1)])
+    for name, patch, message in [("stride", (stride, _tuple([_int(9), _int(1)])), "reach past a storage"),
+                                 ("expanded", (size + stride, _tuple([_int(10**6)] * 2) + _tuple([_int(0)] * 2)),
+                                  "more elements than its storage")]:
+        with zipfile.ZipFile(tmp_path / "z.pt") as z, zipfile.ZipFile(tmp_path / f"{name}.pt", "w") as out:
+            for entry in z.namelist():
+                data = z.read(entry)
+                out.writestr(entry, data.replace(*patch) if entry.endswith("data.pkl") else data)
+        with pytest.raises(JaxsrError, match=message):
+            read_torch_state_dict(tmp_path / f"{name}.pt")
     wrong_mean = dict(state, **{"sub_mean.bias": np.zeros(3, np.float32)})
     write_checkpoint(tmp_path / "m.pt", wrong_mean)
     with pytest.raises(JaxsrError, match="sub_mean is not the DIV2K mean shift"):
