@@ -10,7 +10,7 @@ from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.weights import check_params, load_weights
 
-__all__ = ["upscaler_factory", "build_model", "load", "run_eval_scales"]
+__all__ = ["upscaler_factory", "build_model", "load", "run_eval_scales", "shipped_weights"]
 
 
 def build_model(name: str, scale: int, **kwargs):
@@ -38,7 +38,8 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
 
     Pre-upsampling models load ``weights`` once for all scales; post-upsampling models are built per
     scale and ``{scale}`` in ``weights`` is replaced by the scale. Parameter-free models (bicubic) need no
-    weights. ``weights`` naming a training run folder means ``workdir=weights`` (the run must have trained
+    weights; without ``weights`` the model's shipped weights are used (:func:`shipped_weights`), if any.
+    ``weights`` naming a training run folder means ``workdir=weights`` (the run must have trained
     ``model_name``).
     """
     if workdir is None and weights is not None and Path(weights).is_dir():
@@ -55,10 +56,10 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
     def params_for(model, scale: int):
         path = weights.format(scale=scale) if weights else None
         if path not in cache:
-            if path is None:
+            if path is None and shipped_weights(model_name) is None:
                 cache[path] = check_params(model, {}, source=f"model {model_name!r} without --weights")
             else:
-                cache[path] = load_weights(path, model)
+                cache[path] = load_weights(path or shipped_weights(model_name), model)
         return cache[path]
 
     def factory(scale: int) -> Upscaler:
@@ -104,11 +105,16 @@ def load(name: str, weights=None, scale: int | None = None, **kwargs):
         raise JaxsrError(f"model {name!r} is built for one scale: pass scale=")
     model = build_model(name, scale or 2, **kwargs)
     if weights is None:
-        shipped = Path(__file__).parent / "pretrained" / f"{name}.msgpack"
-        if not shipped.is_file():  # fine for parameter-free models (bicubic), an error otherwise
+        weights = shipped_weights(name)
+        if weights is None:  # fine for parameter-free models (bicubic), an error otherwise
             try:
                 return model, check_params(model, {})
             except JaxsrError:
                 raise JaxsrError(f"no weights for {name!r} are shipped with jaxsr yet: pass weights=") from None
-        weights = shipped
     return model, load_weights(weights, model)
+
+
+def shipped_weights(name: str) -> Path | None:
+    """``jaxsr/pretrained/<name>.msgpack``, the weights jaxsr ships for a model, or None (none yet)."""
+    path = Path(__file__).parent / "pretrained" / f"{name}.msgpack"
+    return path if path.is_file() else None

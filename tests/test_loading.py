@@ -52,3 +52,19 @@ def test_evaluate_and_upscale_take_a_run_folder_as_weights(run, tmp_path):
     assert upscale_main([str(folder / "img0.png"), "--output_dir", str(tmp_path / "up"), "--scale", "2",
                          "--weights", str(work), "--no_progress"]) == 0
     assert (tmp_path / "up" / "img0_x2.png").is_file()
+
+
+def test_shipped_weights_are_the_default_everywhere(tmp_path, monkeypatch):
+    import jaxsr.loading
+    from jaxsr import models
+    from jaxsr.weights import init_params, save_params
+
+    with pytest.raises(JaxsrError, match="no weights for 'vdsr' are shipped with jaxsr yet"):
+        jaxsr.load("vdsr")
+    params = init_params(models.VDSR(), seed=5)
+    save_params(tmp_path / "vdsr.msgpack", params)
+    monkeypatch.setattr(jaxsr.loading, "shipped_weights", lambda name: tmp_path / f"{name}.msgpack")
+    _, loaded = jaxsr.load("vdsr")
+    factory, _ = upscaler_factory("vdsr")
+    for got in (loaded, factory(2).params):
+        jax.tree_util.tree_map(np.testing.assert_array_equal, got, jax.device_get(params))
