@@ -40,27 +40,35 @@ _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 
 
-class _StorageType:
+class _Sealed:
+    """Objects the unpickler builds; a pickle may not set their state (BUILD)."""
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError(f"unexpected state for a {type(self).__name__.strip('_')}")
+
+
+class _StorageType(_Sealed):
     """What ``torch.FloatStorage`` etc. unpickle to: the element type (``bf16`` arrays are widened later)."""
 
     def __init__(self, name: str):
         self.name, self.dtype = name, np.dtype(_DTYPES[name])
 
 
-class _Storage:
+class _Storage(_Sealed):
     """A storage named in the pickle; ``data`` (1-D numpy array) is filled in from the file."""
 
     def __init__(self, kind: _StorageType, key: str, numel: int):
         self.kind, self.key, self.numel, self.data = kind, key, int(numel), None
 
 
-class _Tensor:
+class _Tensor(_Sealed):
     """A tensor rebuilt from (storage, offset, size, stride), turned into a numpy array once data is read."""
 
     def __init__(self, storage, offset, size, stride, *_):
         if not isinstance(storage, _Storage):
             raise pickle.UnpicklingError("a tensor without a storage")
-        self.storage, self.offset, self.size, self.stride = storage, int(offset), tuple(size), tuple(stride)
+        self.storage, self.offset = storage, int(offset)
+        self.size, self.stride = tuple(int(n) for n in size), tuple(int(n) for n in stride)
 
     def numpy(self) -> np.ndarray:
         data, size, stride = self.storage.data, self.size, self.stride
@@ -209,7 +217,7 @@ def read_torch_state_dict(path) -> dict[str, np.ndarray]:
             raise JaxsrError(f"{path}: entry {name!r} is a {type(value).__name__}, not a tensor")
         try:
             out[str(name)] = value.numpy()
-        except ValueError as e:
+        except Exception as e:  # a tensor object the pickle built oddly (e.g. by NEWOBJ without arguments)
             raise JaxsrError(f"{path}: tensor {name!r}: {e}") from None
     return out
 

@@ -195,6 +195,13 @@ def test_damaged_checkpoints_fail_with_one_line(tmp_path):
                 out.writestr(entry, data.replace(*patch) if entry.endswith("data.pkl") else data)
         with pytest.raises(JaxsrError, match=message):
             read_torch_state_dict(tmp_path / f"{name}.pt")
+    built = tmp_path / "build.pt"  # a BUILD opcode setting a tensor's attributes
+    with zipfile.ZipFile(tmp_path / "z.pt") as z, zipfile.ZipFile(built, "w") as out:
+        for entry in z.namelist():
+            data = z.read(entry)
+            out.writestr(entry, data.replace(b")RtR", b")RtR}b", 1) if entry.endswith("data.pkl") else data)
+    with pytest.raises(JaxsrError, match="unexpected state for a Tensor"):
+        read_torch_state_dict(built)
     wrong_mean = dict(state, **{"sub_mean.bias": np.zeros(3, np.float32)})
     write_checkpoint(tmp_path / "m.pt", wrong_mean)
     with pytest.raises(JaxsrError, match="sub_mean is not the DIV2K mean shift"):
