@@ -165,6 +165,8 @@ def test_other_pickle_globals_are_refused_with_one_line(tmp_path, legacy):
     write_checkpoint(path, to_torch_layout(model, init_params(model)), legacy, extra_global=("os", "system"))
     with pytest.raises(JaxsrError, match=r"evil.pt: refuses pickle global 'os.system'$"):
         read_torch_state_dict(path)
+    if legacy:
+        return  # the command line is checked once, on the zip format
     r = subprocess.run([sys.executable, "-m", "jaxsr.convert", str(path), str(tmp_path / "o.msgpack"),
                         "--model", "edsr_baseline", "--scale", "2"], capture_output=True, text=True)
     assert r.returncode == 1 and r.stdout == ""
