@@ -1,4 +1,5 @@
-"""Seconds per training step of a vmapped sweep of V variants vs V separate runs (same data, same sizes).
+"""Seconds per training step of a sweep of V variants: vmapped, unrolled in one jit ("loop"), and V
+separate runs (same data, same sizes).
 
   python benchmarks/sweep_step.py --variants 6 --depth 20 --features 64 --batch 64   # the paper's sizes
   python benchmarks/sweep_step.py --variants 2 --depth 5 --features 16 --batch 8     # a quick CPU check
@@ -57,15 +58,13 @@ def main():
     variants = [Variant(f"v{i}", lr, i % 2 == 0, 0, (2, 3, 4)) for i, lr in enumerate(lrs)]
     tables = {variants[0].data_key: build_patch_table(images, (2, 3, 4), 41, 1, "pre")}
 
-    def runner(vs):
-        run = make_sweep_runner(c, model, vs, tables, mesh)
+    def runner(vs, mode="vmap"):
+        run = make_sweep_runner(c, model, vs, tables, mesh, mode)
         return lambda s: run(s)[0], replicate(init_state(model, c.optim, vs), mesh)
 
-    together = timed(*runner(variants), a.steps, a.repeats)
-    singles = [runner([v]) for v in variants]
-    separate = sum(timed(run, state, a.steps, a.repeats) for run, state in singles)
+    rows = {mode: timed(*runner(variants, mode), a.steps, a.repeats) for mode in ("vmap", "loop")}
+    rows["separate"] = sum(timed(*runner([v]), a.steps, a.repeats) for v in variants)
     device = jax.devices()[0].device_kind
-    rows = {"vmapped": together, "separate": separate}
     for mode, seconds in rows.items():
         print(f"{device}  {mode:9s} {a.variants} variants  depth {a.depth}  features {a.features}  "
               f"batch {a.batch}: {seconds:.4f} s per step of all variants", flush=True)

@@ -99,8 +99,12 @@ def unstack(tree, i: int):
     return jax.tree_util.tree_map(lambda a: a[i], tree)
 
 
-def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], mesh):
+def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], mesh, mode: str = "vmap"):
     """``run(state) → (state, metrics)``: one step of every variant, one jit over the mesh.
+
+    ``mode``: "vmap" maps the train step over the variant axis (XLA turns the convolutions of V
+    parameter sets into grouped convolutions); "loop" unrolls the V steps inside the same jitted step
+    (same results, one compile, plain convolutions — faster on CPU, see ``benchmarks/sweep_step.py``).
 
     Args:
       config: a training config (``optim`` with decay_every_steps resolved, ``loss``, ``batch_size``).
@@ -110,6 +114,8 @@ def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], 
     Returns:
       the step; ``state`` is the stacked TrainState (replicated on the mesh), metrics are (V,) float32.
     """
+    if mode not in ("vmap", "loop"):
+        raise ValueError(f"sweep mode must be 'vmap' or 'loop', got {mode!r}")
     flagged = hasattr(model, "residual")
     if not flagged and not all(v.residual for v in variants):
         raise ValueError(f"{type(model).__name__} has no residual connection to switch off")
@@ -133,6 +139,10 @@ def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], 
     def step(state, hp, arrays, grids):
         drawn = [s.sample(state.step[0], a, g) for s, a, g in zip(samplers, arrays, grids)]
         drawn = [{"input": b["input"], "target": b["target"]} for b in drawn]
+        if mode == "loop":
+            outs = [one(unstack(state, i), jax.lax.with_sharding_constraint(drawn[which[i]], batch_sharded(mesh)),
+                        unstack(hp, i)) for i in range(len(which))]
+            return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *outs)
         batch = drawn[0] if shared else jax.tree_util.tree_map(lambda *xs: jnp.stack(xs),
                                                                 *[drawn[i] for i in which])
         batch = jax.lax.with_sharding_constraint(batch, data)

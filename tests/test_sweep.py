@@ -48,9 +48,9 @@ def _separate(config, model, variant, table, mesh):
     return state, losses
 
 
-def _check_equal(tmp_path, variants, mesh):
+def _check_equal(tmp_path, variants, mesh, mode="vmap"):
     config, model, tables = _setup(tmp_path, variants)
-    run = make_sweep_runner(config, model, variants, tables, mesh)
+    run = make_sweep_runner(config, model, variants, tables, mesh, mode)
     state = replicate(init_state(model, config.optim, variants), mesh)
     losses = []
     for _ in range(STEPS):
@@ -75,10 +75,11 @@ def test_two_variant_sweep_equals_separate_runs(tmp_path):
     assert not np.allclose(a["conv_0"]["kernel"], b["conv_0"]["kernel"])  # they did train differently
 
 
-def test_sweep_over_training_scales_and_seeds_equals_separate_runs(tmp_path):
+@pytest.mark.parametrize("mode", ["vmap", "loop"])
+def test_sweep_over_training_scales_and_seeds_equals_separate_runs(tmp_path, mode):
     """Different data per variant (stacked batches): scale sets {2} and {3} with different seeds."""
-    variants = [Variant("x2", 0.01, True, 0, (2,)), Variant("x3", 0.01, True, 5, (3,))]
-    _check_equal(tmp_path, variants, make_mesh())
+    variants = [Variant("x2", 0.01, True, 0, (2,)), Variant("x3", 0.01, False, 5, (3,))]
+    _check_equal(tmp_path, variants, make_mesh(), mode)
 
 
 def test_residual_flag_is_the_models_residual_connection(rng):
@@ -113,7 +114,8 @@ def test_sweep_on_four_fake_devices_equals_one_device(tmp_path):
         "from jaxsr.parallel import make_mesh; from jaxsr.sweep import Variant;"
         "assert jax.device_count() == 4;"
         "v = [Variant('a', 0.01, True, 0, (2,)), Variant('b', 0.001, False, 1, (3,))];"
-        f"t._check_equal(Path({str(tmp_path)!r}), v, make_mesh())"
+        f"t._check_equal(Path({str(tmp_path)!r}), v, make_mesh());"
+        f"t._check_equal(Path({str(tmp_path)!r}) / 'loop', v, make_mesh(), 'loop')"
     )
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
            "JAXSR_IN_SUBPROCESS": "1"}

@@ -46,6 +46,9 @@ def get_config(name: str) -> ml_collections.ConfigDict:
     c.optim.momentum = 0.9
     c.optim.clip_theta = 1e-3  # As configs/vdsr.py (θ is not printed in the paper).
 
+    # How a group's variants share the jitted step: "vmap", "loop" (unrolled) or "auto" (loop on CPU,
+    # where grouped convolutions are slow — benchmarks/sweep_step.py —, vmap on GPU/TPU).
+    c.sweep_mode = "auto"
     c.epochs = 80  # Paper epochs (jaxsr.data.epochs: T91 at x2/x3/x4 → 125 steps of 64).
     c.steps = -1  # Training steps; -1 = epochs × steps per epoch (a small number for a CPU check).
     c.max_seconds = 0.0  # Stop cleanly after this much wall time (0 = no limit); rerun to continue.

@@ -100,6 +100,8 @@ def _validate(c) -> None:
             raise JaxsrError(f"--{field} must be a positive integer, got {value}")
     if c.steps == 0 or (c.steps < 0 and c.epochs <= 0):
         raise JaxsrError("--steps or --epochs must be positive")
+    if c.sweep_mode not in ("auto", "vmap", "loop"):
+        raise JaxsrError(f"--sweep_mode must be auto, vmap or loop, got {c.sweep_mode!r}")
     if int(c.model.kwargs.depth) < 2 or min(c.depths) < 2:
         raise JaxsrError("depths must be at least 2")
 

@@ -169,7 +169,8 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
             state = state.replace(params=params, **train)
         step = int(np.asarray(local_copy(state.step))[0])
         progress.skip(min(step, total) * units)
-        run = make_sweep_runner(c, model, g.variants, tables, mesh)
+        mode = c.sweep_mode if c.sweep_mode != "auto" else ("loop" if jax.default_backend() == "cpu" else "vmap")
+        run = make_sweep_runner(c, model, g.variants, tables, mesh, mode)
         upscalers: dict = {}
         stopped, first, logged = False, step, step
         while True:
