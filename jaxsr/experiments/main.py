@@ -128,6 +128,8 @@ def run_and_report(name: str, c, workdir: str) -> dict:
         atomic_write_bytes(root / f"{name}.json", (json.dumps(doc, indent=1) + "\n").encode())
         atomic_write_bytes(root / f"{name}.md", report.markdown(name, out, tabs, f"{name}.png").encode())
         print(f"wrote {root / name}.md, .json, .png ({'complete' if out['complete'] else 'partial'})", flush=True)
+    if out["signal"] is not None:
+        raise SystemExit(128 + out["signal"])
     return doc
 
 

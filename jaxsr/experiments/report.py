@@ -43,10 +43,10 @@ def tables(name: str, out: dict, datasets, scales) -> list[dict]:
         if name == "depth":
             rows = []
             for g, rec in out["groups"].items():
-                v = rec["meta"]["variants"][0]["name"]
-                rows.append({"label": f"{rec['meta']['depth']} layers", "jaxsr": [_psnr(_last(rec), v, d, s)
-                                                                                   for s in scales],
-                             "paper": [None] * len(scales)})
+                v, last = rec["meta"]["variants"][0]["name"], _last(rec)
+                when = f" (epoch {last['epoch']:.3g})" if last and last["step"] != out["total_steps"] else ""
+                rows.append({"label": f"{rec['meta']['depth']} layers{when}",
+                             "jaxsr": [_psnr(last, v, d, s) for s in scales], "paper": [None] * len(scales)})
             result.append({"title": f"{d}: PSNR (dB) vs depth (paper: Fig. 3, a plot without printed numbers)",
                            "columns": [f"x{s}" for s in scales], "rows": rows})
         elif name == "residual":
@@ -77,7 +77,8 @@ def tables(name: str, out: dict, datasets, scales) -> list[dict]:
                      "jaxsr": [_psnr(last, v["name"], d, s) for s in scales],
                      "paper": [_paper_scales(paper, v["name"], s) if use_paper else None for s in scales]}
                     for v in rec["meta"]["variants"]]
-            result.append({"title": f"{d}: PSNR (dB), training scales (rows) × test scale (paper: Table 2)",
+            when = f" after epoch {last['epoch']:.3g}" if last else ""
+            result.append({"title": f"{d}: PSNR (dB){when}, training scales (rows) × test scale (paper: Table 2)",
                            "columns": [f"test x{s}" for s in scales], "rows": rows})
     return result
 

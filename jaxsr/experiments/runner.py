@@ -8,6 +8,7 @@ from the latest checkpoint and skips evaluations already recorded; a finished gr
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -106,7 +107,6 @@ def _resolved(c, spe: int) -> ml_collections.ConfigDict:
 
 def run_grid(name: str, c: ml_collections.ConfigDict, workdir: str) -> dict:
     """Train and evaluate every group; returns {"groups": {group: record}, "complete": bool, ...}."""
-    deadline = time.monotonic() + c.max_seconds if c.max_seconds > 0 else None
     mesh = make_mesh()
     check_batch_size(c.batch_size, mesh)
     grid = groups(name, c)
@@ -127,13 +127,40 @@ def run_grid(name: str, c: ml_collections.ConfigDict, workdir: str) -> dict:
     total = c.steps if c.steps > 0 else int(round(c.epochs * spe))
     progress = _Progress(name, sum(total * len(g.variants) * g.depth for g in grid))
     out, complete = {"steps_per_epoch": spe, "total_steps": total, "groups": {}}, True
-    for g in grid:
-        record, finished = _run_group(name, g, _resolved(c, spe), Path(workdir) / name / g.name, tables, spe,
-                                      total, mesh, eval_sets, progress, deadline, complete)
-        out["groups"][g.name] = record
-        complete = complete and finished
-    out["complete"] = complete
+    with _Stop(c.max_seconds) as stop:
+        for g in grid:
+            record, finished = _run_group(name, g, _resolved(c, spe), Path(workdir) / name / g.name, tables, spe,
+                                          total, mesh, eval_sets, progress, stop, complete)
+            out["groups"][g.name] = record
+            complete = complete and finished
+    out["complete"], out["signal"] = complete, stop.signal
     return out
+
+
+class _Stop:
+    """Time budget (``max_seconds``, 0 = none) and SIGTERM/SIGINT, checked between steps."""
+
+    def __init__(self, max_seconds: float):
+        self.deadline = time.monotonic() + max_seconds if max_seconds > 0 else None
+        self.signal, self._previous = None, {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def due(self) -> bool:
+        return self.signal is not None or (self.deadline is not None and time.monotonic() > self.deadline)
+
+    def reason(self) -> str:
+        return signal.Signals(self.signal).name if self.signal is not None else "--max_seconds reached"
 
 
 def _meta(g: Group, c, spe: int) -> dict:
@@ -142,7 +169,7 @@ def _meta(g: Group, c, spe: int) -> dict:
             "patch_size": c.data.patch_size, "optim": c.optim.to_dict(), "compute_dtype": c.compute_dtype}
 
 
-def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, progress, deadline, may_run):
+def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, progress, stop, may_run):
     record_path = gdir / "record.json"
     meta = json.loads(json.dumps(_meta(g, c, spe)))
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"meta": meta, "evals": [],
@@ -181,7 +208,7 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
                 _write(record_path, record)
             if step >= total:
                 break
-            if deadline is not None and time.monotonic() > deadline:
+            if stop.due() and (step > first or stop.signal is not None):  # each run makes one step at least
                 stopped = True
                 break
             state, metrics = run(state)
@@ -200,10 +227,12 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
                 ckpt.save(step, state.params, {"step": state.step, "opt_state": state.opt_state, "rng": state.rng})
         if ckpt.latest_step() != step:
             ckpt.save(step, state.params, {"step": state.step, "opt_state": state.opt_state, "rng": state.rng})
+        if stopped:
+            print(f"[{name}] {stop.reason()} at {g.name} step {step}: saved; rerun to continue", flush=True)
+            if stop.signal is None and 0 < step and step not in evaluated:  # what was reached, for the report
+                record["evals"].append(_evaluate(g, eval_model, state, step, spe, eval_sets, c, upscalers))
         record["step"] = step
         _write(record_path, record)
-        if stopped:
-            print(f"[{name}] --max_seconds reached at {g.name} step {step}: saved; rerun to continue", flush=True)
         return record, not stopped
     finally:
         ckpt.close()
