@@ -129,7 +129,8 @@ def plot(name: str, out: dict, scales, path) -> None:
                    for r in groups.values()]
             pts = [p for p in pts if p[1] is not None]
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label="jaxsr")
-            ax.set(title=f"Test scale x{s}", xlabel="depth (weight layers)", ylabel="PSNR (dB)")
+            ax.set(title=f"Test scale x{s}", xlabel="depth (weight layers)", ylabel="PSNR (dB)",
+                   xticks=[p[0] for p in pts])
     elif name == "residual":
         rec = next(iter(groups.values()))
         lrs = sorted({v["learning_rate"] for v in rec["meta"]["variants"]}, reverse=True)

@@ -246,9 +246,9 @@ def _write(path: Path, record: dict) -> None:
 
 def _evaluate(g, eval_model, state, step, spe, eval_sets, c, upscalers) -> dict:
     """Every variant on the eval datasets (paper protocol, ``jaxsr.evaluation``); None for a diverged one."""
-    results = {}
+    results, stacked = {}, local_copy(state.params)  # host numpy, process-local (multi-host safe)
     for i, v in enumerate(g.variants):
-        params = local_copy(unstack(state.params, i))
+        params = unstack(stacked, i)
         if not all(np.all(np.isfinite(a)) for a in jax.tree_util.tree_leaves(params)):
             results[v.name] = None
             continue
