@@ -86,3 +86,22 @@ def test_bad_settings_are_one_line_errors(data, tmp_path, capsys):
     assert _run(data, tmp_path, "depth", "--batch_size=abc") == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("error: unknown setting --no.such") and err[1].startswith("error: --batch_size")
+
+
+def test_four_fake_devices_give_the_one_device_table(data, tmp_path):
+    """The CLI on a 4-device mesh (batch split over ``data``) scores like 1 device (vmap mode)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    args = ["scales", f"--data.folders={data / 'train' / 'tiny'}", *TINY, "--steps", "3", "--train_sets=2,3+4",
+            "--sweep_mode=vmap"]
+    assert main([*args, f"--workdir={tmp_path / 'one'}"]) == 0
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    proc = subprocess.run([sys.executable, "-m", "jaxsr.experiments", *args, f"--workdir={tmp_path / 'four'}"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    one, four = (json.loads((tmp_path / d / "scales.json").read_text())["tables"][0]["rows"] for d in ("one", "four"))
+    np.testing.assert_allclose([r["jaxsr"] for r in four], [r["jaxsr"] for r in one], atol=1e-3)
