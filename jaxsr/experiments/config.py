@@ -49,7 +49,7 @@ def get_config(name: str) -> ml_collections.ConfigDict:
     # How a group's variants share the jitted step: "vmap", "loop" (unrolled) or "auto" (loop on CPU,
     # where grouped convolutions are slow — benchmarks/sweep_step.py —, vmap on GPU/TPU).
     c.sweep_mode = "auto"
-    c.epochs = 80  # Paper epochs (jaxsr.data.epochs: T91 at x2/x3/x4 → 125 steps of 64).
+    c.epochs = 80.0  # Paper epochs (jaxsr.data.epochs: T91 at x2/x3/x4 → 125 steps of 64).
     c.steps = -1  # Training steps; -1 = epochs × steps per epoch (a small number for a CPU check).
     c.max_seconds = 0.0  # Stop cleanly after this much wall time (0 = no limit); rerun to continue.
     c.log_every_steps = 50
