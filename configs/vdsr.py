@@ -7,8 +7,9 @@ One model for x2, x3 and x4 (scales mixed in every batch), 41×41 ILR patches, b
 0.9 and weight decay 1e-4, learning rate 0.1 divided by 10 every 20 epochs for 80 epochs, adjustable
 gradient clipping, He initialisation, loss ½‖r − f(x)‖² per patch.
 
-Epoch: the paper cuts the 291 images (all three scales) into non-overlapping 41×41 patches; that count
-divided by the batch is one epoch (≈1,050 steps on the 291 images, so ≈84k steps in all).
+Epoch (defined in jaxsr.data.epochs): the non-overlapping 41×41 patches of the training images at all three
+scales, divided by the batch — 54,192 patches, 847 steps on the 291 images, so 67,760 steps in all (T91
+alone: 7,992 patches, 125 steps per epoch, 10,000 steps; the paper quotes ≈9,960 for 80 epochs on T91).
 
 θ (clip_theta): not printed in the paper. With the summed-per-patch L2 loss, gradients early in training are
 O(1) per element, so lr 0.1 alone would move weights (He std ≈ 0.06) by O(0.1) per step and diverge.

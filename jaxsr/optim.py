@@ -52,22 +52,29 @@ def _kernels_only(params):
     return jax.tree_util.tree_map_with_path(lambda path, _: getattr(path[-1], "key", None) == "kernel", params)
 
 
-def make_schedule(cfg) -> optax.Schedule:
-    """Learning-rate schedule from an ``optim`` config (``schedule``: "step" or "constant")."""
+def make_schedule(cfg, learning_rate=None) -> optax.Schedule:
+    """Learning-rate schedule from an ``optim`` config (``schedule``: "step" or "constant").
+
+    ``learning_rate`` replaces ``cfg.learning_rate`` when given; it may be a traced float32 scalar, so a
+    vmapped sweep (``jaxsr.sweep``) builds each variant's schedule — and the clipping bound θ/γ_t that
+    depends on it — from its own array-valued learning rate.
+    """
+    lr = cfg.learning_rate if learning_rate is None else learning_rate
     if cfg.schedule == "step":
-        return step_decay(cfg.learning_rate, cfg.decay_every_steps, cfg.decay_factor)
+        return step_decay(lr, cfg.decay_every_steps, cfg.decay_factor)
     if cfg.schedule == "constant":
-        return optax.constant_schedule(cfg.learning_rate)
+        return optax.constant_schedule(lr)
     raise ValueError(f"optim.schedule must be 'step' or 'constant', got {cfg.schedule!r}")
 
 
-def make_optimizer(cfg) -> tuple[optax.GradientTransformationExtraArgs, optax.Schedule]:
+def make_optimizer(cfg, learning_rate=None) -> tuple[optax.GradientTransformationExtraArgs, optax.Schedule]:
     """(optax chain, schedule) from an ``optim`` config section.
 
     Fields: name ("sgd" | "adam"), learning_rate, schedule, decay_every_steps, decay_factor,
     weight_decay, momentum (sgd), clip_theta (sgd; 0 disables clipping), b1, b2, eps (adam).
+    ``learning_rate``: overrides ``cfg.learning_rate`` (a float or a traced scalar; see make_schedule).
     """
-    schedule = make_schedule(cfg)
+    schedule = make_schedule(cfg, learning_rate)
     parts = []
     if cfg.weight_decay:
         parts.append(optax.add_decayed_weights(cfg.weight_decay, mask=_kernels_only))

@@ -10,7 +10,6 @@ last good checkpoint stays the latest.
 from __future__ import annotations
 
 import functools
-import math
 import signal
 import sys
 import time
@@ -22,6 +21,7 @@ import numpy as np
 
 from jaxsr import models
 from jaxsr.checkpoint import Checkpointer, write_run_config
+from jaxsr.data.epochs import steps_per_epoch
 from jaxsr.data.sampling import PatchTable, build_patch_table
 from jaxsr.data.sources import eval_datasets, training_images
 from jaxsr.errors import JaxsrError
@@ -70,13 +70,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 def resolve_steps(config: ml_collections.ConfigDict, tables: list[PatchTable]) -> ml_collections.ConfigDict:
     """A copy of ``config`` with steps_per_epoch, total_steps and optim.decay_every_steps filled in.
 
-    The paper's epoch: the number of non-overlapping patches of all (image, scale) items, per batch.
+    The paper's epoch: ``jaxsr.data.epochs.steps_per_epoch`` (non-overlapping patches of all items / batch).
     """
     config = ml_collections.ConfigDict(config.to_dict())
-    p = tables[0].patch_size
-    patches = sum(int(np.sum(((t.max_y + p) // p) * ((t.max_x + p) // p))) for t in tables)
     if config.steps_per_epoch < 1:
-        config.steps_per_epoch = max(1, math.ceil(patches / config.batch_size))
+        config.steps_per_epoch = steps_per_epoch(tables, config.batch_size)
     if config.total_steps < 0:
         config.total_steps = int(config.num_epochs * config.steps_per_epoch)
     if config.optim.decay_every_steps < 1:

@@ -1,0 +1,265 @@
+"""Training and evaluating an experiment's grid: vmapped sweeps per shape, resumable, time-bounded.
+
+Layout under ``<workdir>/<experiment>/<group>/``: ``checkpoints/`` (orbax, the stacked sweep state) and
+``record.json`` (the sweep's settings, every evaluation so far, diverged variants). Rerunning continues
+from the latest checkpoint and skips evaluations already recorded; a finished group is not retrained.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxsr.checkpoint import Checkpointer
+from jaxsr.data.epochs import steps_per_epoch
+from jaxsr.data.sampling import build_patch_table
+from jaxsr.data.sources import eval_datasets, training_images
+from jaxsr.errors import JaxsrError
+from jaxsr.evaluation import evaluate
+from jaxsr.inference import Upscaler
+from jaxsr.io import atomic_write_bytes
+from jaxsr.loading import build_model
+from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
+from jaxsr.sweep import Variant, init_state, make_sweep_runner, unstack, variant_model
+
+__all__ = ["Group", "groups", "run_grid"]
+
+
+@dataclass
+class Group:
+    """Variants of one shape (one vmapped sweep)."""
+
+    name: str
+    depth: int
+    variants: list = field(default_factory=list)
+
+
+def _train_sets(text: str) -> list[tuple]:
+    try:
+        sets = [tuple(int(s) for s in item.split("+")) for item in str(text).split(",") if item.strip()]
+    except ValueError:
+        sets = []
+    if not sets or any(not s or min(s) < 2 for s in sets):
+        raise JaxsrError(f"train_sets must look like 2,3,2+3,2+3+4 (scales >= 2), got {text!r}")
+    return sets
+
+
+def groups(name: str, c: ml_collections.ConfigDict) -> list[Group]:
+    """The experiment's grid: depth → one group per depth; residual, scales → one group of variants."""
+    lr, seed, scales = c.optim.learning_rate, c.seed, tuple(c.data.scales)
+    depth = int(c.model.kwargs.depth)
+    if name == "depth":
+        return [Group(f"depth{d}", int(d), [Variant(f"depth {d}", lr, True, seed, scales)]) for d in c.depths]
+    if name == "residual":
+        return [Group(f"depth{depth}", depth, [Variant(f"{'residual' if r else 'non-residual'} lr {x:g}", float(x),
+                                                       r, seed, scales)
+                                               for x in c.learning_rates for r in (True, False)])]
+    return [Group(f"depth{depth}", depth, [Variant("+".join(map(str, s)), lr, True, seed, s)
+                                           for s in _train_sets(c.train_sets)])]
+
+
+def _eval_dir(c) -> str:
+    if c.eval.data_dir:
+        return c.eval.data_dir
+    first = Path(str(c.data.folders).split(",")[0].strip())
+    for candidate in (first.parent, first.parent.parent / "test"):
+        if (candidate / str(c.eval.datasets).split(",")[0].strip()).is_dir():
+            return str(candidate)
+    raise JaxsrError(f"eval.data_dir: no {c.eval.datasets} folder beside {first}; give --eval.data_dir=DIR")
+
+
+class _Progress:
+    """One line per log interval with the ETA over the whole grid (work = steps × variants × depth)."""
+
+    def __init__(self, name, total_units):
+        self.name, self.total, self.done, self.start, self.here = name, total_units, 0, None, 0
+
+    def skip(self, units):
+        self.done += units
+
+    def advance(self, units, text):
+        self.done += units
+        if self.start is None:  # the first step compiles: measure the rate from after it
+            self.start = time.perf_counter()
+            return print(f"[{self.name}] {text}  (compiled)", flush=True)
+        self.here += units
+        rate = self.here / max(time.perf_counter() - self.start, 1e-9)
+        left = max(self.total - self.done, 0) / rate if rate > 0 else 0
+        print(f"[{self.name}] {text}  grid {100 * self.done / max(self.total, 1):.1f}%  "
+              f"ETA {int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}", flush=True)
+
+
+def _resolved(c, spe: int) -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict(c.to_dict())
+    c.optim.decay_every_steps = int(c.optim.decay_every_epochs * spe) if c.optim.decay_every_steps < 1 \
+        else c.optim.decay_every_steps
+    return c
+
+
+def run_grid(name: str, c: ml_collections.ConfigDict, workdir: str) -> dict:
+    """Train and evaluate every group; returns {"groups": {group: record}, "complete": bool, ...}."""
+    mesh = make_mesh()
+    check_batch_size(c.batch_size, mesh)
+    grid = groups(name, c)
+    images, _ = training_images(c.data)
+    eval_sets = eval_datasets(ml_collections.ConfigDict({**c.eval.to_dict(), "data_dir": _eval_dir(c)}))
+    small: list[str] = []
+    tables, table_for = {}, lambda scales: build_patch_table(
+        [im.image for im in images], scales, c.data.patch_size, int(c.model.kwargs.channels), "pre",
+        names=[im.name for im in images], on_small=small.append, cache_dir=c.data.cache_dir or f"{workdir}/cache")
+    for g in grid:
+        for v in g.variants:
+            if v.data_key not in tables:
+                tables[v.data_key] = table_for(v.scales)
+    union = tuple(sorted({s for g in grid for v in g.variants for s in v.scales}))
+    spe = steps_per_epoch([tables.get((union, c.seed)) or table_for(union)], c.batch_size)
+    if small:
+        print(f"note: left out {len(small)} (image, scale) pairs smaller than a patch", file=sys.stderr)
+    total = c.steps if c.steps > 0 else int(round(c.epochs * spe))
+    progress = _Progress(name, sum(total * len(g.variants) * g.depth for g in grid))
+    out, complete = {"steps_per_epoch": spe, "total_steps": total, "groups": {}}, True
+    with _Stop(c.max_seconds) as stop:
+        for g in grid:
+            record, finished = _run_group(name, g, _resolved(c, spe), Path(workdir) / name / g.name, tables, spe,
+                                          total, mesh, eval_sets, progress, stop, complete)
+            out["groups"][g.name] = record
+            complete = complete and finished
+    out["complete"], out["signal"] = complete, stop.signal
+    return out
+
+
+class _Stop:
+    """Time budget (``max_seconds``, 0 = none) and SIGTERM/SIGINT, checked between steps."""
+
+    def __init__(self, max_seconds: float):
+        self.deadline = time.monotonic() + max_seconds if max_seconds > 0 else None
+        self.signal, self._previous = None, {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def due(self) -> bool:
+        return self.signal is not None or (self.deadline is not None and time.monotonic() > self.deadline)
+
+    def reason(self) -> str:
+        return signal.Signals(self.signal).name if self.signal is not None else "--max_seconds reached"
+
+
+def _meta(g: Group, c, spe: int) -> dict:
+    return {"variants": [vars(v) | {"scales": list(v.scales)} for v in g.variants], "steps_per_epoch": spe,
+            "depth": g.depth, "model": dict(c.model.kwargs), "batch_size": c.batch_size,
+            "patch_size": c.data.patch_size, "optim": c.optim.to_dict(), "compute_dtype": c.compute_dtype}
+
+
+def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, progress, stop, may_run):
+    record_path = gdir / "record.json"
+    meta = json.loads(json.dumps(_meta(g, c, spe)))
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {"meta": meta, "evals": [],
+                                                                               "diverged": {}}
+    if record["meta"] != meta:
+        raise JaxsrError(f"{gdir} holds a different sweep (other data, model or optimizer settings); "
+                         "use another --workdir")
+    units = len(g.variants) * g.depth
+    evaluated = {e["step"] for e in record["evals"]}
+    eval_steps = sorted({int(round(e * spe)) for e in c.eval.epochs if 0 < e * spe < total} | {total})
+    if total in evaluated or not may_run:
+        progress.skip(total * units)
+        record["step"] = record.get("step", 0)
+        return record, total in evaluated
+    kwargs = {**dict(c.model.kwargs), "depth": g.depth, "residual": True}
+    dtype = {} if c.compute_dtype == "float32" else {"dtype": jnp.dtype(c.compute_dtype)}
+    model, eval_model = build_model(c.model.name, 2, **kwargs, **dtype), build_model(c.model.name, 2, **kwargs)
+    ckpt = Checkpointer(gdir, keep=2)
+    try:
+        state = replicate(init_state(model, c.optim, g.variants), mesh)
+        if ckpt.latest_step() is not None:
+            params, train = ckpt.restore(state.params, {"step": state.step, "opt_state": state.opt_state,
+                                                        "rng": state.rng})
+            state = state.replace(params=params, **train)
+        step = int(np.asarray(local_copy(state.step))[0])
+        progress.skip(min(step, total) * units)
+        mode = c.sweep_mode if c.sweep_mode != "auto" else ("loop" if jax.default_backend() == "cpu" else "vmap")
+        run = make_sweep_runner(c, model, g.variants, tables, mesh, mode)
+        upscalers: dict = {}
+        stopped, first, logged = False, step, step
+        while True:
+            if step in eval_steps and step not in evaluated and step > 0:
+                record["evals"].append(_evaluate(g, eval_model, state, step, spe, eval_sets, c, upscalers))
+                evaluated.add(step)
+                record["step"] = step
+                _write(record_path, record)
+            if step >= total:
+                break
+            if stop.due() and (step > first or stop.signal is not None):  # each run makes one step at least
+                stopped = True
+                break
+            state, metrics = run(state)
+            step += 1
+            if step % c.log_every_steps == 0 or step == total or step == first + 1:
+                loss = np.asarray(jax.device_get(metrics["loss"]))
+                for v, value in zip(g.variants, loss):
+                    if not np.isfinite(value) and v.name not in record["diverged"]:
+                        record["diverged"][v.name] = step
+                finite = loss[np.isfinite(loss)]
+                span = f"{finite.min():.4g}..{finite.max():.4g}" if finite.size else "nan"
+                progress.advance((step - logged) * units,
+                                 f"{g.name} step {step}/{total} (epoch {step / spe:.1f})  loss {span}")
+                logged = step
+            if step % c.checkpoint_every_steps == 0 or step in eval_steps:
+                ckpt.save(step, state.params, {"step": state.step, "opt_state": state.opt_state, "rng": state.rng})
+        if ckpt.latest_step() != step:
+            ckpt.save(step, state.params, {"step": state.step, "opt_state": state.opt_state, "rng": state.rng})
+        if stopped:
+            print(f"[{name}] {stop.reason()} at {g.name} step {step}: saved; rerun to continue", flush=True)
+            if stop.signal is None and 0 < step and step not in evaluated:  # what was reached, for the report
+                record["evals"].append(_evaluate(g, eval_model, state, step, spe, eval_sets, c, upscalers))
+        record["step"] = step
+        _write(record_path, record)
+        return record, not stopped
+    finally:
+        ckpt.close()
+
+
+def _write(path: Path, record: dict) -> None:
+    if jax.process_index() == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
+
+
+def _evaluate(g, eval_model, state, step, spe, eval_sets, c, upscalers) -> dict:
+    """Every variant on the eval datasets (paper protocol, ``jaxsr.evaluation``); None for a diverged one."""
+    results, stacked = {}, local_copy(state.params)  # host numpy, process-local (multi-host safe)
+    for i, v in enumerate(g.variants):
+        params = unstack(stacked, i)
+        if not all(np.all(np.isfinite(a)) for a in jax.tree_util.tree_leaves(params)):
+            results[v.name] = None
+            continue
+        net = variant_model(eval_model, v)
+
+        def factory(scale, net=net, params=params, residual=v.residual):
+            key = (residual, scale)
+            if key not in upscalers:
+                upscalers[key] = Upscaler(net, params, scale)
+            upscalers[key].params = params
+            return upscalers[key]
+
+        results[v.name] = evaluate(factory, eval_sets, [int(s) for s in c.eval.scales], progress=False)
+    return {"step": step, "epoch": step / spe, "results": results}
