@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import signal
@@ -41,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+CHILD_PLATFORMS = os.environ.get("JAX_PLATFORMS")  # the children's (the orchestrator itself stays on the CPU)
 RESERVE_S = 25  # left at the end for export and summary
 FULL_EPOCHS, DECAY_EPOCHS = 80, 20  # the paper: lr ÷10 every 20 epochs for 80 epochs
 
@@ -68,6 +68,9 @@ class Run:
         """Run ``python args`` with its output in the log; SIGTERM at ``limit_s``, SIGKILL 30 s later."""
         self.log(f"$ {' '.join(args)}  (limit {limit_s:.0f} s)")
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _pythonpath(), **(env or {})}
+        full_env.pop("JAX_PLATFORMS", None)
+        if CHILD_PLATFORMS is not None:
+            full_env["JAX_PLATFORMS"] = CHILD_PLATFORMS
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=full_env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         end = time.monotonic() + max(limit_s, 1)
@@ -131,23 +134,6 @@ def smoke_payload(dst: Path) -> Path:
         for n in names:
             Image.fromarray(y8(_skimage(n)), mode="L").save(dst / folder / f"{n}.png")
     return dst
-
-
-def paper_epoch_steps(folders: list[Path], scales, patch: int, batch: int) -> int:
-    """Steps of one paper epoch: non-overlapping ``patch`` crops of every (mod-cropped image, scale) ÷ batch
-    (the table's count: ``(H // patch) · (W // patch)`` of the model input, the mod-cropped HR)."""
-    from PIL import Image
-
-    from jaxsr.io import IMAGE_EXTENSIONS
-
-    patches = 0
-    for folder in folders:
-        for p in sorted(folder.iterdir()):
-            if p.suffix.lower() in IMAGE_EXTENSIONS:
-                with Image.open(p) as im:
-                    w, h = im.size
-                patches += sum(((h - h % s) // patch) * ((w - w % s) // patch) for s in scales)
-    return max(1, math.ceil(patches / batch))
 
 
 # ---------------------------------------------------------------- part a
@@ -234,11 +220,26 @@ def stage_latency(out: Path, payload: Path, smoke: bool) -> None:
 
 # ---------------------------------------------------------------- part b
 
+def epoch_steps(folders: list[Path], scales, patch: int, batch: int, cache: Path) -> int:
+    """Steps of one paper epoch (``jaxsr.data.epochs``) of a Y-channel VDSR on ``folders``. Builds the
+    training table on the host into ``cache``, where the training run then finds it."""
+    from jaxsr.data.epochs import steps_per_epoch
+    from jaxsr.data.sampling import build_patch_table
+    from jaxsr.data.sources import folder_images
+
+    images = folder_images(folders)
+    table = build_patch_table([im.image for im in images], scales, patch, 1, "pre",
+                              names=[im.name for im in images], cache_dir=cache, on_small=lambda message: None)
+    return steps_per_epoch([table], batch)
+
+
 def part_vdsr(run: Run, throughput: dict) -> dict:
     train = [run.payload / "train" / "T91", run.payload / "train" / "BSD200"]
     test = sorted((run.payload / "test").iterdir())[0]
     batch, patch, scales = (8, 21, (2, 3, 4)) if run.smoke else (64, 41, (2, 3, 4))
-    spe = paper_epoch_steps(train, scales, patch, batch)
+    workdir = Path("/tmp/jaxsr_gpu_run/vdsr") if not run.smoke else run.out / "_vdsr_run"
+    cache = workdir.parent / "cache"
+    spe = epoch_steps(train, scales, patch, batch, cache)
     full = FULL_EPOCHS * spe
     steps_ms = {r["dtype"]: r["step_ms"] for r in throughput.get("train_step", [])
                 if r.get("framework") == "jaxsr" and r.get("batch") == batch and r.get("step_ms")}
@@ -258,12 +259,11 @@ def part_vdsr(run: Run, throughput: dict) -> dict:
                 recipe="full" if steps == full else "scaled (same epoch proportions)",
                 decay_every_steps=max(1, steps * DECAY_EPOCHS // FULL_EPOCHS))
     run.log(f"VDSR plan: {plan}")
-    workdir = Path("/tmp/jaxsr_gpu_run/vdsr") if not run.smoke else run.out / "_vdsr_run"
     over = {"data.folders": ",".join(map(str, train)), "data.sampler": "device", "compute_dtype": dtype,
             "total_steps": steps, "optim.decay_every_steps": plan["decay_every_steps"],
             "steps_per_epoch": spe, "eval.data_dir": str(test.parent), "eval.datasets": test.name,
             "eval.every_steps": max(1, steps // 8), "checkpoint_every_steps": max(1, steps // 4),
-            "log_every_steps": max(1, min(500, steps // 40)), "data.cache_dir": str(workdir.parent / "cache")}
+            "log_every_steps": max(1, min(500, steps // 40)), "data.cache_dir": str(cache)}
     if run.smoke:
         over.update({"model.kwargs.depth": 3, "model.kwargs.features": 8, "batch_size": batch,
                      "data.patch_size": patch})
@@ -318,10 +318,11 @@ def part_experiments(run: Run) -> dict:
             done[name] = "no time left"
             continue
         share /= len(names) - i
-        size = ["--steps", "2", "--depth", "3", "--features", "8"] if run.smoke else ["--epochs", "80"]
-        rc = run.child(["-m", "jaxsr.experiments", name, "--workdir", str(root / name),
-                        f"--data.folders={t91}", "--eval_data_dir", str(test.parent), "--eval", test.name,
-                        "--max_seconds", str(int(share - 20)), *size], share)
+        size = ["--steps", "2", "--model.kwargs.depth=3", "--model.kwargs.features=8", "--batch_size=8",
+                "--data.patch_size=21", "--depths=(2,3)"] if run.smoke else ["--epochs", "80"]
+        rc = run.child(["-m", "jaxsr.experiments", name, "--workdir", str(root), f"--data.folders={t91}",
+                        f"--eval.data_dir={test.parent}", "--eval", test.name, "--max_seconds",
+                        str(max(10, int(share - 40))), *size], share)
         done[name] = rc
     with tarfile.open(run.out / "experiments.tar.gz", "w:gz") as tar:
         for f in sorted(root.rglob("*")) if root.is_dir() else []:
@@ -370,6 +371,7 @@ def main(argv=None) -> int:
     if args.stage == "export":
         stage_export(out, Path(args.workdir))
         return 0
+    os.environ["JAX_PLATFORMS"] = "cpu"  # the GPU is the children's alone
     payload = smoke_payload(out / "_payload") if args.smoke else Path(args.payload)
     if not (payload / "train" / "T91").is_dir() or not (payload / "test").is_dir():
         print(f"error: --payload {payload}: no train/T91 or test/ (make it with benchmarks/gpu_payload.py)",
