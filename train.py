@@ -1,10 +1,9 @@
 """Train a jaxsr model: ``python train.py --config configs/quickstart.py --workdir runs/quickstart``.
 
-Any config field can be overridden, e.g. ``--config.total_steps=1000 --config.data.sampler=device``.
-Re-running the same command resumes from the latest checkpoint in ``--workdir``.
+Any config field can be overridden, e.g. ``--config.total_steps=1000 --config.data.sampler=device``; the
+fields, defaults and meanings are in ``jaxsr/config.py`` (``python -m jaxsr.config``). Re-running the same
+command resumes from the newest verified checkpoint in ``--workdir``.
 """
-
-import sys
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -23,5 +22,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, ".")  # lets configs import each other as `configs.<name>`
-    app.run(main)
+    from jaxsr.cli import parse_flags_or_exit
+
+    app.run(main, flags_parser=parse_flags_or_exit)
