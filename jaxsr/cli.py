@@ -62,6 +62,13 @@ def parse_flags_or_exit(argv: list[str]) -> list[str]:
     except Exception as e:  # absl flags.Error, and whatever ml_collections raises for a config override
         text = e.args[0] if isinstance(e, KeyError) and e.args and isinstance(e.args[0], str) else str(e)
         if isinstance(e, (KeyError, AttributeError)):
+            import ast
+
+            while len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":  # str(KeyError) nests quotes
+                try:
+                    text = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    break
             text = f"unknown config field {text}"
         lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
         detail = " ".join(lines[:4])[:400] if lines else type(e).__name__

@@ -103,7 +103,10 @@ def check_config(config) -> None:
     if models.upsampling(name) == "post" and not models.multi_scale(name) and len(scales) != 1:
         raise JaxsrError(f"data.scales: {name} is built for one scale; train one scale per run")
     if config.data.source == "folders":
-        for folder in (f.strip() for f in str(config.data.folders).split(",") if f.strip()):
+        folders = [f.strip() for f in str(config.data.folders).split(",") if f.strip()]
+        if not folders:
+            raise JaxsrError("data.folders is empty: give comma-separated folders of HR images")
+        for folder in folders:
             if not Path(folder).is_dir():
                 raise JaxsrError(f"data.folders: {folder}: no such folder")
     _shape_build(config)
@@ -182,7 +185,12 @@ def _normal(value):
 def config_changes(config, stored) -> list[str]:
     """``field (stored → new)`` for every field a rerun changes that alters what the run's checkpoints mean
     (everything but HARMLESS); -1 ("derived") in the new config matches any stored value."""
-    new, old = _flat(config), _flat(stored)
+    def flat(c):
+        out = _flat(c)
+        kwargs = out.pop("model.kwargs", {})
+        return {**out, **{f"model.kwargs.{k}": v for k, v in dict(kwargs).items()}}
+
+    new, old = flat(config), flat(stored)
     out = []
     for field in sorted(set(new) | set(old)):
         if any(field == h or (h.endswith(".") and field.startswith(h)) for h in HARMLESS):

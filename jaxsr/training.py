@@ -248,9 +248,9 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
         metrics.check()
     except _NonFinite as e:
         ckpt.discard_unconfirmed()
-        saved = f"the latest checkpoint (step {last_good})" if last_good is not None else "no checkpoint was saved"
-        raise JaxsrError(f"{e}; stopped, keeping only checkpoints known to be good: {saved} is the last good "
-                         "state") from None
+        saved = (f"the latest checkpoint (step {last_good}) is the last good state" if last_good is not None
+                 else "no checkpoint was good, none is kept")
+        raise JaxsrError(f"{e}; stopped, keeping only checkpoints known to be good: {saved}") from None
     if stop.signal is not None:
         ckpt.close()
         name = signal.Signals(stop.signal).name
