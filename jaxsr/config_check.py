@@ -9,8 +9,6 @@ shape-only build (``jax.eval_shape``) of the model, optimizer, loss and evaluati
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -106,9 +104,13 @@ def check_config(config) -> None:
         folders = [f.strip() for f in str(config.data.folders).split(",") if f.strip()]
         if not folders:
             raise JaxsrError("data.folders is empty: give comma-separated folders of HR images")
+        from jaxsr.data.folder import list_images
+
         for folder in folders:
-            if not Path(folder).is_dir():
-                raise JaxsrError(f"data.folders: {folder}: no such folder")
+            try:
+                list_images(folder)
+            except JaxsrError as e:
+                raise JaxsrError(f"data.folders: {e}") from None
     _shape_build(config)
     if config.eval.data_dir:
         from jaxsr.data.sources import folder_datasets
