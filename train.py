@@ -16,9 +16,16 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     from jaxsr.cli import absl_main
-    from jaxsr.training import train_and_evaluate
 
-    return absl_main(argv, lambda: train_and_evaluate(FLAGS.config, FLAGS.workdir))
+    def run():
+        from jaxsr.config_check import check_fields
+
+        check_fields(FLAGS.config)  # a bad field fails before the training machinery is even imported
+        from jaxsr.training import train_and_evaluate
+
+        train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+    return absl_main(argv, run)
 
 
 if __name__ == "__main__":

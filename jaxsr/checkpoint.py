@@ -27,8 +27,8 @@ import orbax.checkpoint as ocp
 from jaxsr.errors import JaxsrError
 from jaxsr.parallel import local_copy
 
-__all__ = ["Checkpointer", "digest", "check_run_folder", "read_run_config", "write_run_config", "restore_params", "run_model",
-           "restore_for_eval"]
+__all__ = ["Checkpointer", "digest", "check_run_folder", "read_run_config", "write_run_config",
+           "restore_params", "run_model", "restore_for_eval"]
 
 DIGEST = "jaxsr_digest.json"
 

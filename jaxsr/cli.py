@@ -17,6 +17,11 @@ def run_cli(fn: Callable[[], None]) -> int:
     except JaxsrError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # the environment: a full disk, a read-only folder, a vanished file
+        if e.errno is None:
+            raise
+        print(f"error: {e.filename + ': ' if e.filename else ''}{e.strerror}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -36,7 +36,7 @@ _COMMON = [
     ("data.cache_dir", "", 'Where the prepared LR/ILR table is kept ("" = <workdir>/cache).'),
     ("batch_size", 64, "Global batch size (all devices and hosts together); a multiple of the devices."),
     ("compute_dtype", "float32", '"float32" or "bfloat16" (activations/matmuls; params stay float32).'),
-    ("loss", "l2", '"l2": ½‖target − prediction‖² summed per patch, batch mean (VDSR); "l1": mean |·| (EDSR).'),
+    ("loss", "l2", '"l2": ½‖target − prediction‖² per patch, batch mean (VDSR); "l1": mean |·| (EDSR).'),
     ("optim.name", "sgd", '"sgd" (momentum, adjustable clipping) or "adam"; decides the other optim fields.'),
     ("optim.learning_rate", 0.1, "Initial learning rate γ."),
     ("optim.schedule", "step", '"step" (×decay_factor every decay_every_*) or "constant".'),

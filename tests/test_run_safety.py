@@ -219,3 +219,10 @@ def test_train_py_does_not_import_from_the_current_folder(folder, tmp_path):
     r = cli("train.py", *tiny_flags(folder), f"--workdir={tmp_path / 'w'}", "--config.optim.name=bad",
             cwd=tmp_path, env={**ENV, "PYTHONPATH": str(REPO)})
     one_error_line(r, "optim.name must be one of")
+
+
+def test_os_errors_are_one_line(tmp_path, capsys):
+    from jaxsr.cli import run_cli
+
+    assert run_cli(lambda: open(tmp_path / "missing" / "x", "w")) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'missing' / 'x'}: No such file or directory\n"
