@@ -14,6 +14,7 @@ digest (a truncated file, flipped bytes) with one ``note:`` line naming it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import sys
@@ -141,11 +142,17 @@ class Checkpointer:
         except (OSError, ValueError):
             return "not verified (no digest: the run stopped before it was known to be good)", None
         items = {"params": params_like} if train_like is None else {"params": params_like, "train": train_like}
-        try:
+        hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
+        try:  # a failed read leaves orbax coroutines that complain when collected: silence them here
             out = self.manager.restore(step, args=ocp.args.Composite(
                 **{k: ocp.args.StandardRestore(v) for k, v in items.items()}))
         except Exception as e:  # orbax/tensorstore raise many kinds for missing or truncated files
-            return f"damaged ({_first_line(e)})", None
+            out, failure = None, f"damaged (unreadable: {_first_line(e)})"
+        finally:
+            gc.collect()
+            sys.unraisablehook = hook
+        if out is None:
+            return failure, None
         for key in items:
             if digest(out[key])[0] != expected.get(key):
                 return f"damaged ({key} do not match the digest written when it was saved)", None
