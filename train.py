@@ -1,10 +1,9 @@
 """Train a jaxsr model: ``python train.py --config configs/quickstart.py --workdir runs/quickstart``.
 
-Any config field can be overridden, e.g. ``--config.total_steps=1000 --config.data.sampler=device``.
-Re-running the same command resumes from the latest checkpoint in ``--workdir``.
+Any config field can be overridden, e.g. ``--config.total_steps=1000 --config.data.sampler=device``; the
+fields, defaults and meanings are in ``jaxsr/config.py`` (``python -m jaxsr.config``). Re-running the same
+command resumes from the newest verified checkpoint in ``--workdir``.
 """
-
-import sys
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -17,11 +16,19 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     from jaxsr.cli import absl_main
-    from jaxsr.training import train_and_evaluate
 
-    return absl_main(argv, lambda: train_and_evaluate(FLAGS.config, FLAGS.workdir))
+    def run():
+        from jaxsr.config_check import check_fields
+
+        check_fields(FLAGS.config)  # a bad field fails before the training machinery is even imported
+        from jaxsr.training import train_and_evaluate
+
+        train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+    return absl_main(argv, run)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, ".")  # lets configs import each other as `configs.<name>`
-    app.run(main)
+    from jaxsr.cli import parse_flags_or_exit
+
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -9,23 +9,19 @@ and trained on x2/x3/x4 mixed it over-sharpens x2 (measured: 0.0 to −0.3 dB ag
 (configs/vdsr.py).
 """
 
-from configs import vdsr
+from jaxsr.config import get_config as defaults, optimizer
 
 
 def get_config():
-    config = vdsr.get_config()
+    config = defaults("vdsr")
     config.model.kwargs = {"depth": 8, "features": 32, "residual": True, "channels": 1}  # Small VDSR.
     config.data.source = "embedded"  # scikit-image photos: nothing to download.
     config.data.sampler = "device"  # Patches drawn inside jit: fastest on CPU, needs no TensorFlow.
     config.data.scales = (2,)  # x2 only (see above).
     config.data.patch_size = 32  # Smaller patches, more steps per minute.
     config.batch_size = 16  # Small batches for 2 CPU cores.
-    config.optim.name = "adam"  # Adam converges fast without tuning.
-    config.optim.learning_rate = 1e-3  # Adam step size.
-    config.optim.schedule = "step"  # One decay near the end.
-    config.optim.decay_every_steps = 1200  # ×0.1 after 1,200 steps.
-    config.optim.weight_decay = 0.0  # No decay for a short run.
-    config.optim.clip_theta = 0.0  # No clipping with Adam.
+    # Adam at 1e-3 (converges fast without tuning), ×0.1 after 1,200 steps, no weight decay, no clipping.
+    config.optim = optimizer("adam", learning_rate=1e-3, decay_every_steps=1200, weight_decay=0.0)
     config.total_steps = 1500  # ≈1.7 minutes on 2 CPU cores.
     config.log_every_steps = 50  # Frequent progress lines.
     config.checkpoint_every_steps = 500  # A few checkpoints.

@@ -7,7 +7,7 @@ from typing import Callable
 
 from jaxsr.errors import JaxsrError
 
-__all__ = ["run_cli", "parse_scales", "absl_main"]
+__all__ = ["run_cli", "parse_scales", "absl_main", "parse_flags_or_exit"]
 
 
 def run_cli(fn: Callable[[], None]) -> int:
@@ -16,6 +16,11 @@ def run_cli(fn: Callable[[], None]) -> int:
         fn()
     except JaxsrError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # the environment: a full disk, a read-only folder, a vanished file
+        if e.errno is None:
+            raise
+        print(f"error: {e.filename + ': ' if e.filename else ''}{e.strerror}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -49,3 +54,28 @@ def absl_main(argv, fn: Callable[[], None]) -> int:
         fn()
 
     return run_cli(run)
+
+
+def parse_flags_or_exit(argv: list[str]) -> list[str]:
+    """absl flag parsing (``app.run(main, flags_parser=...)``) that turns any parse failure — an unknown
+    flag, a config typo like ``--config.batchsize=8``, a bad value, a config file that does not load —
+    into one ``error:`` line and exit status 1."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except Exception as e:  # absl flags.Error, and whatever ml_collections raises for a config override
+        text = e.args[0] if isinstance(e, KeyError) and e.args and isinstance(e.args[0], str) else str(e)
+        if isinstance(e, (KeyError, AttributeError)):
+            import ast
+
+            while len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":  # str(KeyError) nests quotes
+                try:
+                    text = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    break
+            text = f"unknown config field {text}"
+        lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
+        detail = " ".join(lines[:4])[:400] if lines else type(e).__name__
+        print(f"error: {detail}", file=sys.stderr)
+        sys.exit(1)

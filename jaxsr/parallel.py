@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import threading
 import time
 
 import jax
@@ -38,7 +39,14 @@ def initialize_distributed(timeout_s: int | None = None) -> bool:
     forced = os.environ.get("JAXSR_DISTRIBUTED", "") == "1"
     if not address and not forced:
         return False
-    timeout_s = int(timeout_s or os.environ.get("JAXSR_INIT_TIMEOUT", 120))
+    if timeout_s is None:
+        raw = os.environ.get("JAXSR_INIT_TIMEOUT", "120")
+        try:
+            timeout_s = int(raw)
+        except ValueError:
+            timeout_s = 0
+        if timeout_s < 1:
+            raise JaxsrError(f"JAXSR_INIT_TIMEOUT must be a positive number of seconds, got {raw!r}")
     kwargs = {}
     if address:
         try:
@@ -54,13 +62,29 @@ def initialize_distributed(timeout_s: int | None = None) -> bool:
     elif address:
         print(f"waiting up to {timeout_s}s for {kwargs['num_processes']} processes at {address}",
               file=sys.stderr, flush=True)
+    # XLA aborts the process (SIGABRT, a C++ stack) when the peers do not all come in time: a watchdog
+    # ends it first with one line. XLA's own limit is set later so that the watchdog always fires first.
+    watchdog = threading.Timer(timeout_s, _give_up, (timeout_s, address, kwargs.get("num_processes")))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        jax.distributed.initialize(initialization_timeout=timeout_s, **kwargs)
+        jax.distributed.initialize(initialization_timeout=timeout_s + 60, **kwargs)
     except Exception as e:  # XLA raises RuntimeError/XlaRuntimeError with long texts
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         raise JaxsrError(f"jax.distributed.initialize failed within {timeout_s}s "
                          f"(coordinator {address or 'auto-detected'}): {first}") from None
+    finally:
+        watchdog.cancel()
     return True
+
+
+def _give_up(timeout_s: int, address: str | None, num_processes: int | None) -> None:
+    """Watchdog of ``initialize_distributed``: one line, exit status 1 (no Python cleanup: XLA is blocked)."""
+    peers = f"all {num_processes} processes" if num_processes else "the other processes"
+    print(f"error: {peers} did not join at {address or 'the auto-detected coordinator'} within {timeout_s}s "
+          "(JAXSR_INIT_TIMEOUT); start every process with the same JAX_COORDINATOR_ADDRESS and "
+          "JAX_NUM_PROCESSES", file=sys.stderr, flush=True)
+    os._exit(1)
 
 
 def _wait_for_coordinator(address: str, timeout_s: int) -> None:

@@ -3,13 +3,15 @@
 ``train_and_evaluate(config, workdir)`` is what ``train.py`` runs. It resumes automatically from the
 latest checkpoint in ``workdir``; a run killed at any point and restarted with the same command ends with
 the same params, bit for bit, as one never interrupted (the input stream is a function of (seed, step)).
-SIGTERM/SIGINT save a checkpoint before exiting; a non-finite loss stops the run without saving, so the
-last good checkpoint stays the latest.
+SIGTERM/SIGINT save a checkpoint after the step in flight and exit. A checkpoint becomes good (verified,
+see ``jaxsr.checkpoint``) only once the loss its params produce is known to be finite; a non-finite loss
+stops the run and discards any checkpoint not yet known to be good, so the latest checkpoint is always
+the last good state. The whole config is checked (``jaxsr.config_check``) and compared with the run
+folder's stored config before any data is read or any file written.
 """
 
 from __future__ import annotations
 
-import functools
 import signal
 import sys
 import time
@@ -20,7 +22,8 @@ import ml_collections
 import numpy as np
 
 from jaxsr import models
-from jaxsr.checkpoint import Checkpointer, write_run_config
+from jaxsr.checkpoint import Checkpointer, check_run_folder, write_run_config
+from jaxsr.config_check import check_config
 from jaxsr.data.epochs import steps_per_epoch
 from jaxsr.data.sampling import PatchTable, build_patch_table
 from jaxsr.data.sources import eval_datasets, training_images
@@ -34,37 +37,7 @@ from jaxsr.summary import MetricWriter
 from jaxsr.train_step import TrainState, make_runner
 from jaxsr.weights import init_params
 
-__all__ = ["validate_config", "resolve_steps", "train_and_evaluate"]
-
-
-def validate_config(config: ml_collections.ConfigDict) -> None:
-    """Fail fast with one line naming the field for settings that cannot work."""
-    def ints(field, values, minimum=1):
-        try:
-            ok = len(values) > 0 and all(int(v) == v and v >= minimum for v in values)
-        except TypeError:
-            ok = False
-        if not ok:
-            raise JaxsrError(f"{field} must be a non-empty list of integers >= {minimum}, got {values!r}")
-
-    if config.model.name not in models.names():
-        raise JaxsrError(f"model.name: unknown model {config.model.name!r}; known: {', '.join(models.names())}")
-    ints("data.scales", tuple(config.data.scales))
-    ints("eval.scales", tuple(config.eval.scales))
-    for field in ("batch_size", "data.patch_size", "log_every_steps", "checkpoint_every_steps",
-                  "keep_checkpoints"):
-        value = functools.reduce(getattr, field.split("."), config)
-        if not isinstance(value, int) or value < 1:
-            raise JaxsrError(f"{field} must be a positive integer, got {value!r}")
-    if config.data.sampler not in ("tfdata", "device"):
-        raise JaxsrError(f"data.sampler must be 'tfdata' or 'device', got {config.data.sampler!r}")
-    if config.loss not in ("l2", "l1"):
-        raise JaxsrError(f"loss must be 'l2' or 'l1', got {config.loss!r}")
-    post, multi = models.upsampling(config.model.name) == "post", models.multi_scale(config.model.name)
-    if post and not multi and len(config.data.scales) != 1:
-        raise JaxsrError(f"data.scales: {config.model.name} is built for one scale; train one scale per run")
-    if config.compute_dtype not in ("float32", "bfloat16"):
-        raise JaxsrError(f"compute_dtype must be 'float32' or 'bfloat16', got {config.compute_dtype!r}")
+__all__ = ["resolve_steps", "train_and_evaluate"]
 
 
 def resolve_steps(config: ml_collections.ConfigDict, tables: list[PatchTable]) -> ml_collections.ConfigDict:
@@ -102,10 +75,17 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
+def _eta(seconds: float) -> str:
+    """H:MM:SS, with days past 24 hours: ``5d 14:01:37``."""
+    days, rest = divmod(int(seconds), 86400)
+    clock = time.strftime("%H:%M:%S", time.gmtime(rest))
+    return f"{days}d {clock}" if days else clock
+
+
 def _progress(step, total, metrics, rate, process0):
     if not process0:
         return
-    eta = time.strftime("%H:%M:%S", time.gmtime((total - step) / rate)) if rate > 0 else "?"
+    eta = _eta((total - step) / rate) if rate > 0 else "?"
     print(f"step {step:>7d}/{total}  loss {metrics['loss']:.5g}  lr {metrics['lr']:.3g}  "
           f"grad_norm {metrics['grad_norm']:.3g}  clip {metrics['clip_fraction']:.3f}  "
           f"{rate:.2f} steps/s  ETA {eta}", flush=True)
@@ -113,7 +93,8 @@ def _progress(step, total, metrics, rate, process0):
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Train (or resume) the run in ``workdir``, then evaluate; returns the final evaluation results."""
-    validate_config(config)
+    check_config(config)
+    check_run_folder(workdir, config)
     process0 = jax.process_index() == 0
     mesh = make_mesh()
     check_batch_size(config.batch_size, mesh)
@@ -138,13 +119,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     tx, schedule = make_optimizer(config.optim)
     ckpt = Checkpointer(workdir, config.keep_checkpoints)
     params = init_params(model, config.seed)
-    if config.init_from and ckpt.latest_step() is None:
+    if config.init_from and not ckpt.steps():
         params = _transplant(params, config.init_from)
     state = replicate(TrainState(step=jnp.int32(0), params=params, opt_state=tx.init(params),
                                  rng=jax.random.key_data(jax.random.PRNGKey(config.seed + 1))), mesh)
-    if ckpt.latest_step() is not None:
-        params, train = ckpt.restore(state.params, _train_items(state))
-        state = TrainState(params=params, **train)
+    restored = ckpt.restore(state.params, _train_items(state), delete_bad=True)
+    if restored is not None:
+        state = TrainState(params=restored[1], **restored[2])
         if process0:
             print(f"resumed from {workdir} at step {int(state.step)}", flush=True)
     run_step = make_runner(config, tables, model, tx, schedule, int(state.step), mesh)
@@ -155,7 +136,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     try:
         with _StopRequest() as stop:
             state = _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, upscalers,
-                          eval_model, process0)
+                          eval_model, process0, None if restored is None else restored[0])
         results = _evaluate(eval_model, state.params, eval_sets, eval_scales, upscalers)
         writer.write(int(state.step), _val_scalars(results))
     finally:
@@ -190,48 +171,84 @@ def _train_items(state: TrainState) -> dict:
     return {"step": state.step, "opt_state": state.opt_state, "rng": state.rng}
 
 
-def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, upscalers, model, process0):
-    total, step = config.total_steps, int(state.step)
-    first = step  # the first step after (re)starting is logged too: it shows the compilation time
-    pending, last_good = [], ckpt.latest_step()
-    tick, tick_step = time.perf_counter(), step
+class _Metrics:
+    """Per-step metrics on the device; ``check`` fetches them and raises on a non-finite loss/gradient."""
 
-    def check_and_flush():
-        nonlocal pending
-        if not pending:
-            return None
-        host = jax.device_get(pending)
-        pending = []
-        for i, m in enumerate(host):
+    def __init__(self):
+        self.device, self.host = [], []
+
+    def add(self, step: int, metrics) -> None:
+        self.device.append((step, metrics))
+
+    def check(self) -> None:
+        fetched, self.device = jax.device_get(self.device), []
+        for step, m in fetched:
             if not (np.isfinite(m["loss"]) and np.isfinite(m["grad_norm"])):
-                bad = step - len(host) + i + 1
-                saved = f"the latest checkpoint (step {last_good})" if last_good else "no checkpoint was saved"
-                raise JaxsrError(f"non-finite loss or gradient at step {bad} (loss={m['loss']:.4g}, "
-                                 f"grad_norm={m['grad_norm']:.4g}); stopped without saving: {saved} "
-                                 "is the last good state")
+                raise _NonFinite(f"non-finite loss or gradient at step {step} (loss={m['loss']:.4g}, "
+                                 f"grad_norm={m['grad_norm']:.4g})")
+        self.host += [m for _, m in fetched]
+
+    def mean(self) -> dict:
+        self.check()
+        host, self.host = self.host, []
         return {k: float(np.mean([m[k] for m in host])) for k in host[0]}
 
-    while step < total and stop.signal is None:
-        state, metrics = run_step(state, step)
-        step += 1
-        pending.append(metrics)
-        if step % config.log_every_steps == 0 or step == total or step == first + 1:
-            mean = check_and_flush()
-            now = time.perf_counter()
-            rate = (step - tick_step) / max(now - tick, 1e-9)
-            tick, tick_step = now, step
-            writer.write(step, {**{f"train/{k}": v for k, v in mean.items()}, "train/steps_per_s": rate})
-            _progress(step, total, mean, rate, process0)
-        if step % config.checkpoint_every_steps == 0 or step == total:
-            check_and_flush()
+
+class _NonFinite(Exception):
+    pass
+
+
+def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, upscalers, model, process0,
+          last_good):
+    total, step = config.total_steps, int(state.step)
+    first = step  # the first step after (re)starting is logged too: it shows the compilation time
+    metrics, previous = _Metrics(), None
+    awaiting = None  # a saved checkpoint whose params' loss is not known yet (the next step's loss)
+    tick, tick_step = time.perf_counter(), step
+
+    def confirm():
+        nonlocal awaiting, last_good
+        metrics.check()
+        if not ckpt.confirm(awaiting):
+            raise _NonFinite(f"non-finite params in the checkpoint of step {awaiting}")
+        last_good, awaiting = awaiting, None
+
+    try:
+        while step < total and stop.signal is None:
+            state, m = run_step(state, step)
+            step += 1
+            metrics.add(step, m)
+            if previous is not None:  # at most one step in flight: a signal is answered within a step
+                previous["loss"].block_until_ready()
+            previous = m
+            if awaiting is not None:  # this step's loss is that of the awaiting checkpoint's params
+                confirm()
+            if step % config.log_every_steps == 0 or step == total or step == first + 1:
+                mean = metrics.mean()
+                now = time.perf_counter()
+                rate = (step - tick_step) / max(now - tick, 1e-9)
+                tick, tick_step = now, step
+                writer.write(step, {**{f"train/{k}": v for k, v in mean.items()}, "train/steps_per_s": rate})
+                _progress(step, total, mean, rate, process0)
+            if step % config.checkpoint_every_steps == 0 or step == total:
+                ckpt.save(step, state.params, _train_items(state))
+                awaiting = step
+            if config.eval.every_steps and step % config.eval.every_steps == 0 and step < total:
+                writer.write(step, _val_scalars(_evaluate(model, state.params, eval_sets, eval_scales,
+                                                          upscalers, progress=False)))
+        if awaiting is None and last_good != step:  # interrupted, or nothing trained yet (total_steps = 0)
             ckpt.save(step, state.params, _train_items(state))
-            last_good = step
-        if config.eval.every_steps and step % config.eval.every_steps == 0 and step < total:
-            writer.write(step, _val_scalars(_evaluate(model, state.params, eval_sets, eval_scales, upscalers,
-                                                      progress=False)))
-    check_and_flush()
-    if last_good != step:  # interrupted, or nothing to train (total_steps = 0): keep the state evaluated
-        ckpt.save(step, state.params, _train_items(state))
+            awaiting = step
+        if awaiting is not None:  # the loss of the last saved params, from a copy (the step donates it)
+            _, m = run_step(jax.tree_util.tree_map(jnp.copy, state), step)
+            metrics.add(step + 1, m)
+            confirm()
+        metrics.check()
+    except _NonFinite as e:
+        ckpt.discard_unconfirmed()
+        saved = (f"the latest checkpoint (step {last_good}) is the last good state" if last_good is not None
+                 else "no checkpoint was good, none is kept")
+        raise JaxsrError(f"{e}; stopped, keeping only checkpoints known to be good: {saved}") from None
     if stop.signal is not None:
         ckpt.close()
         name = signal.Signals(stop.signal).name

@@ -91,7 +91,7 @@ def test_kill9_and_sigterm_then_resume_equal_uninterrupted(folder, tmp_path):
             time.sleep(0.02)
 
     proc = start()
-    wait_for(proc, lambda: (killed / "checkpoints" / "10").is_dir(), "checkpoint 10")
+    wait_for(proc, lambda: (killed / "checkpoints" / "10" / "jaxsr_digest.json").is_file(), "checkpoint 10")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     proc = start()
@@ -113,23 +113,8 @@ def test_kill9_and_sigterm_then_resume_equal_uninterrupted(folder, tmp_path):
             cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300).stdout)]
 
 
-def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(folder, tmp_path):
-    work = str(tmp_path / "nan")
-    train_and_evaluate(tiny_config(folder, total_steps=4, checkpoint_every_steps=2), work)
-    good = final_params(work)
-    config = tiny_config(folder, total_steps=40, log_every_steps=1, checkpoint_every_steps=1,
-                         **{"optim.learning_rate": 1e6})  # diverges within a few steps
-    with pytest.raises(JaxsrError, match=r"non-finite loss or gradient at step \d+ .*: the latest checkpoint "
-                                         r"\(step \d+\) is the last good state"):
-        train_and_evaluate(config, work)
-    latest = final_params(work)
-    assert all(np.isfinite(p).all() for p in jax.tree_util.tree_leaves(latest))
-    assert not all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(good),
-                                                         jax.tree_util.tree_leaves(latest)))
-
-
 @pytest.mark.parametrize("overrides,needle", [
-    ({"model.name": "nope"}, "model.name: unknown model 'nope'"),
+    ({"model.name": "nope"}, "model.name must be one of"),
     ({"data.scales": (2, 0)}, "data.scales must be a non-empty list of integers >= 1"),
     ({"data.folders": "/nonexistent/folder"}, "data.folders: /nonexistent/folder: no such folder"),
     ({"data.patch_size": 100}, "data.patch_size=100 is larger than"),

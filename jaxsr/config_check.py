@@ -1,0 +1,203 @@
+"""Checking a training config against the schema (``jaxsr.config``) before any data is read.
+
+``check_config`` raises one ``JaxsrError`` naming the field for: unknown or missing fields, wrong types,
+values outside an enum or range, model constructor arguments the model does not have, and anything a
+shape-only build (``jax.eval_shape``) of the model, optimizer, loss and evaluation models rejects.
+``config_changes`` lists the fields in which a rerun differs from a run folder's stored config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from jaxsr import models
+from jaxsr.config import ENUMS, HARMLESS, OPTIMIZERS, RULES, fields
+from jaxsr.errors import JaxsrError
+
+__all__ = ["check_config", "config_changes"]
+
+
+def _flat(tree, prefix="") -> dict:
+    """{"a.b": value} of a nested dict/ConfigDict; model.kwargs stays one value (a dict)."""
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, (dict, ml_collections.ConfigDict)) and name != "model.kwargs":
+            out.update(_flat(value, name + "."))
+        else:
+            out[name] = value.to_dict() if isinstance(value, ml_collections.ConfigDict) else value
+    return out
+
+
+def _type_ok(value, default) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, tuple):
+        return isinstance(value, (tuple, list)) and all(isinstance(v, int) and not isinstance(v, bool)
+                                                        for v in value)
+    return isinstance(value, type(default))
+
+
+def _type_name(default) -> str:
+    return {bool: "a bool", int: "an integer", float: "a number", str: "a string", tuple: "a list of integers",
+            dict: "a dict of constructor arguments"}[type(default)]
+
+
+def check_fields(config) -> None:
+    """Structure, types, enums and ranges of every field (no model build)."""
+    flat = _flat(config)
+    optim_name = flat.get("optim.name")
+    if optim_name not in OPTIMIZERS:
+        raise JaxsrError(f"optim.name must be one of {', '.join(map(repr, OPTIMIZERS))}, got {optim_name!r}")
+    schema = {f: d for f, d, _ in fields("vdsr", optim_name)}
+    for field in flat:
+        if field not in schema:
+            other = [o for o, rows in OPTIMIZERS.items() if any(f == field for f, _, _ in rows)]
+            hint = (f" (a field of the {other[0]} optimizer; use jaxsr.config.optimizer({optim_name!r}) in the "
+                    "recipe)") if other else " (list the fields with: python -m jaxsr.config)"
+            raise JaxsrError(f"{field}: unknown config field{hint}")
+    for field, default in schema.items():
+        if field not in flat:
+            raise JaxsrError(f"{field}: missing from the config (list the fields with: python -m jaxsr.config)")
+        value = flat[field]
+        if not _type_ok(value, default):
+            raise JaxsrError(f"{field} must be {_type_name(default)}, got {value!r}")
+        choices = models.names() if field == "model.name" else ENUMS.get(field)
+        if choices is not None and value not in choices:
+            raise JaxsrError(f"{field} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        if field in RULES and not RULES[field][1](value):
+            raise JaxsrError(f"{field} must be {RULES[field][0]}, got {value!r}")
+    _check_model_kwargs(flat["model.name"], flat["model.kwargs"])
+
+
+def _check_model_kwargs(name: str, kwargs: dict) -> None:
+    cls = models._entry(name)[0]
+    own = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("parent", "name", "dtype")}
+    single = models.upsampling(name) == "post" and not models.multi_scale(name)
+    for key, value in kwargs.items():
+        field = f"model.kwargs.{key}"
+        if key not in own or (single and key == "scale"):
+            why = " (set by data.scales)" if key == "scale" else f"; its arguments: {', '.join(sorted(own))}"
+            raise JaxsrError(f"{field}: {name} has no such argument{why}")
+        ints = value if isinstance(value, (tuple, list)) else (value,)
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in ints) and not all(v >= 1 for v in ints):
+            raise JaxsrError(f"{field} must be >= 1, got {value!r}")
+        default = own[key].default
+        if isinstance(default, (bool, int, float, tuple)) and not _type_ok(value, default):
+            raise JaxsrError(f"{field} must be {_type_name(type(default)())}, got {value!r}")
+
+
+def check_config(config) -> None:
+    """The whole config, checked before any data is read; JaxsrError naming the field on the first problem."""
+    check_fields(config)
+    name, scales = config.model.name, tuple(config.data.scales)
+    if models.upsampling(name) == "post" and not models.multi_scale(name) and len(scales) != 1:
+        raise JaxsrError(f"data.scales: {name} is built for one scale; train one scale per run")
+    if config.data.source == "folders":
+        folders = [f.strip() for f in str(config.data.folders).split(",") if f.strip()]
+        if not folders:
+            raise JaxsrError("data.folders is empty: give comma-separated folders of HR images")
+        from jaxsr.data.folder import list_images
+
+        for folder in folders:
+            try:
+                list_images(folder)
+            except JaxsrError as e:
+                raise JaxsrError(f"data.folders: {e}") from None
+    _shape_build(config)
+    if config.eval.data_dir:
+        from jaxsr.data.sources import folder_datasets
+
+        names = [n.strip() for n in str(config.eval.datasets).split(",") if n.strip()]
+        try:
+            folder_datasets(config.eval.data_dir, names)
+        except JaxsrError as e:
+            raise JaxsrError(f"eval.datasets: {e}") from None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+
+
+def _shape_build(config) -> None:
+    """Build model, loss, optimizer and evaluation models on shapes only (jax.eval_shape)."""
+    from jaxsr.loading import build_model, run_eval_scales
+    from jaxsr.optim import make_optimizer
+    from jaxsr.train_step import loss_fn
+    from jaxsr.weights import init_params
+
+    name, kwargs, scales = config.model.name, dict(config.model.kwargs), tuple(config.data.scales)
+    dtype = {} if config.compute_dtype == "float32" else {"dtype": jnp.dtype(config.compute_dtype)}
+
+    def attempt(field, fn, *args, **kw):
+        try:
+            return jax.eval_shape(fn, *args, **kw)
+        except JaxsrError as e:
+            raise JaxsrError(f"{field}: {e}") from None
+        except Exception as e:  # flax/jax raise many kinds for impossible settings
+            raise JaxsrError(f"{field}: {name} cannot be built ({_first_line(e)})") from None
+
+    def build(scale, **extra):
+        try:
+            return build_model(name, scale, **kwargs, **extra)
+        except JaxsrError as e:
+            raise JaxsrError(f"model.kwargs: {e}") from None
+
+    model = build(scales[0], **dtype)
+    params = attempt("model.kwargs", lambda: init_params(model))
+    channels, p = getattr(model, "channels", 3), config.data.patch_size
+    multi, post = models.multi_scale(model), models.upsampling(name) == "post"
+    for s in scales:
+        x = jax.ShapeDtypeStruct((1, p, p, channels), jnp.float32)
+        call = {"scale": s} if multi else {}
+        out = attempt("data.scales", lambda x, v, call=call: model.apply({"params": v}, x, **call), x, params)
+        want = (1, p * s, p * s, channels) if post else (1, p, p, channels)
+        if out.shape != want:
+            raise JaxsrError(f"data.scales: {name} gives {out.shape} for an x{s} patch, expected {want}")
+        attempt("loss", lambda o: loss_fn(config.loss, o, o), out)
+    optim = ml_collections.ConfigDict(config.optim.to_dict())
+    optim.decay_every_steps = max(1, optim.decay_every_steps)
+    tx, _ = make_optimizer(optim)
+    state = attempt("optim", tx.init, params)
+    attempt("optim", lambda g, st: tx.update(g, st, g, step=jnp.int32(0)), params, state)
+    for s in run_eval_scales(config):
+        model = build(s)
+        call = {"scale": s} if multi else {}
+        size = 8 if post else 8 * s
+        x = jax.ShapeDtypeStruct((1, size, size, channels), jnp.float32)
+        attempt("eval.scales", lambda x, v, call=call: model.apply({"params": v}, x, **call), x, params)
+
+
+def _normal(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_normal(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    return value
+
+
+def config_changes(config, stored) -> list[str]:
+    """``field (stored → new)`` for every field a rerun changes that alters what the run's checkpoints mean
+    (everything but HARMLESS); -1 ("derived") in the new config matches any stored value."""
+    def flat(c):
+        out = _flat(c)
+        kwargs = out.pop("model.kwargs", {})
+        return {**out, **{f"model.kwargs.{k}": v for k, v in dict(kwargs).items()}}
+
+    new, old = flat(config), flat(stored)
+    out = []
+    for field in sorted(set(new) | set(old)):
+        if any(field == h or (h.endswith(".") and field.startswith(h)) for h in HARMLESS):
+            continue
+        a, b = _normal(old.get(field, "<absent>")), _normal(new.get(field, "<absent>"))
+        if a != b and not (b == -1 and field in ("steps_per_epoch", "optim.decay_every_steps")):
+            out.append(f"{field} ({a!r} → {b!r})")
+    return out
