@@ -7,7 +7,7 @@ from typing import Callable
 
 from jaxsr.errors import JaxsrError
 
-__all__ = ["run_cli", "parse_scales", "absl_main"]
+__all__ = ["run_cli", "parse_scales", "absl_main", "absl_run"]
 
 
 def run_cli(fn: Callable[[], None]) -> int:
@@ -49,3 +49,14 @@ def absl_main(argv, fn: Callable[[], None]) -> int:
         fn()
 
     return run_cli(run)
+
+
+def absl_run(main) -> None:
+    """``absl.app.run(main)``, except that ``--help``/``--helpfull``/``--helpshort`` exit 0 (absl exits 1)."""
+    from absl import app
+
+    try:
+        app.run(main)
+    except SystemExit as e:
+        helped = any(a.split("=")[0] in ("--help", "-h", "-?", "--helpfull", "--helpshort") for a in sys.argv[1:])
+        raise SystemExit(0 if helped and e.code == 1 else e.code) from None
