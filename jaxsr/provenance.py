@@ -39,7 +39,8 @@ def weights_record(weights: str | None, scales=()) -> list[dict]:
 
 def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | None:
     """Scales the weights were trained for, where that is known: a training run's ``data.scales``, or the
-    paper's published model (VDSR: 2, 3, 4); None when unknown or not applicable (models built per scale)."""
+    paper's published model (the authors' ``.mat`` or jaxsr's shipped weights; VDSR: 2, 3, 4); None when
+    unknown (a ``.msgpack`` file) or not applicable (models built per scale)."""
     from jaxsr import models
 
     if weights and Path(weights).is_dir():
@@ -51,7 +52,9 @@ def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | 
             return None
     if model in models.names() and models.upsampling(model) == "post":
         return None  # EDSR is built for its scale, MDSR refuses scales it has no branch for
-    return PAPER_SCALES.get(model)
+    if weights is None or str(weights).lower().endswith(".mat"):  # shipped, or the authors' own release
+        return PAPER_SCALES.get(model)
+    return None  # a params file says nothing about the scales it was trained for
 
 
 def scale_note(model: str, weights: str | None, scales) -> str | None:

@@ -98,7 +98,8 @@ def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
            "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}"
            "img{max-width:100%;image-rendering:pixelated}figure{margin:1em 0}</style></head><body>",
            f"<h1>jaxsr evaluation: {e(label)}</h1><ul>"]
-    out += [f"<li><b>{e(k)}</b>: {e(str(v))}</li>" for k, v in facts.items()]
+    out += [f"<li><b>{e(k)}</b>: {e(', '.join(map(str, v)) if isinstance(v, list) else str(v))}</li>"
+            for k, v in facts.items()]
     out.append("</ul><h2>Results (PSNR dB / SSIM on Y)</h2><table><tr><th>Dataset</th><th>Scale</th>"
                f"<th>Images</th><th>Bicubic</th><th>{e(label)}</th><th>s / image</th>"
                "<th>s / image incl. compile</th></tr>")

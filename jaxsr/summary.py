@@ -30,6 +30,7 @@ class MetricWriter:
         self._jsonl.write(json.dumps({"step": int(step), **values}) + "\n")
         for k, v in values.items():
             self._tb.add_scalar(k, v, int(step))
+        self._tb.flush()  # an interrupted or killed run keeps every scalar written so far (jsonl: line-buffered)
 
     def close(self) -> None:
         if self.enabled and not self._jsonl.closed:
