@@ -177,7 +177,7 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         table.save(cache_file)
         if jax.process_index() == 0:
-            print(f"note: training patches cached in {cache_file} ({cache_file.stat().st_size / 1e6:.0f} MB)",
+            print(f"note: training patches cached in {cache_file} ({cache_file.stat().st_size / 1e6:.1f} MB)",
                   file=sys.stderr, flush=True)
     return table
 
