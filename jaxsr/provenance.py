@@ -43,6 +43,8 @@ def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | 
     unknown (a ``.msgpack`` file) or not applicable (models built per scale)."""
     from jaxsr import models
 
+    if model in models.names() and models.upsampling(model) == "post":
+        return None  # EDSR is built for its scale, MDSR refuses scales it has no branch for
     if weights and Path(weights).is_dir():
         from jaxsr.checkpoint import read_run_config
 
@@ -50,8 +52,6 @@ def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | 
             return tuple(int(s) for s in read_run_config(weights).data.scales)
         except Exception:  # an unreadable run is reported by the loader itself
             return None
-    if model in models.names() and models.upsampling(model) == "post":
-        return None  # EDSR is built for its scale, MDSR refuses scales it has no branch for
     if weights is None or str(weights).lower().endswith(".mat"):  # shipped, or the authors' own release
         return PAPER_SCALES.get(model)
     return None  # a params file says nothing about the scales it was trained for

@@ -49,7 +49,7 @@ def test_tensorboard_extra_and_runs_ignored():
     cfg = configparser.ConfigParser()
     cfg.read(REPO / "setup.cfg")
     assert "tensorboard" in cfg["options.extras_require"]["tensorboard"]
-    assert "jaxsr[tensorboard]" in (REPO / "README.md").read_text()
+    assert "pip install -e '.[tensorboard]'" in (REPO / "README.md").read_text()
     if (REPO / ".git").exists():
         r = subprocess.run(["git", "check-ignore", "-q", "runs/quickstart/metrics.jsonl"], cwd=REPO)
         assert r.returncode == 0
