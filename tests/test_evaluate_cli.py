@@ -107,7 +107,7 @@ def test_unreadable_image_is_reported_and_the_rest_scored(bench, tmp_path):
     assert errors[0] == f"error: {bad / 'fake.png'}: not a readable image"
     assert "Bad/small: 10x12 (mod-cropped) is too small to score at x2" in errors[1]
     assert "2 image(s) could not be scored" in errors[-1] and len(errors) == 3
-    assert "| Bad | x2 | 2 (2 failed) |" in r.stdout
+    assert "| Bad (2 of 4 failed) | x2 |" in r.stdout
     cell = json.loads(out.read_text())["results"]["Bad"]["2"]
     assert cell["images"] == 2 and cell["failed"] == 2
     assert [im["name"] for im in cell["per_image"]] == ["a_rgb", "b_gray"]
@@ -140,7 +140,7 @@ def test_report_labeled_comparisons_and_metadata(bench, tmp_path):
     r = run("--model", "srcnn", "--weights", str(weights), "--data_dir", str(bench / "data"), "--datasets", "Tiny",
             "--scales", "2", "--results_json", str(out), "--report", str(report), "--no_progress")
     assert r.returncode == 0, r.stderr
-    assert "| SRCNN PSNR / SSIM | s / image | s / image incl. compile |" in r.stdout
+    assert "| SRCNN PSNR / SSIM | s / image (incl. compile) |" in r.stdout
     meta = json.loads(out.read_text())["meta"]
     assert meta["model"] == "srcnn" and meta["scales"] == [2] and meta["jaxsr_version"]
     assert meta["weights"] == [{"path": str(weights), "name": "srcnn.msgpack",
