@@ -81,6 +81,7 @@ def main(argv):
                     "datasets": list(datasets)}
         if "protocol" in FLAGS:
             settings["protocol"] = FLAGS["protocol"].value
+        settings.update({"note": note, "errors": errors} if note or errors else {})
         meta = results_metadata(model, label, FLAGS.weights, FLAGS.workdir, scales, **settings)
         if FLAGS.results_json:
             record = {"meta": meta, "results": results}

@@ -92,7 +92,7 @@ def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
                         for w in meta.get("weights", [])) or "none"
     facts = {"Model": label, "Weights": weights, "Scales": ", ".join(f"x{s}" for s in meta.get("scales", [])),
              **{k.replace("_", " ").capitalize(): v for k, v in meta.items()
-                if k not in ("model", "label", "weights", "scales", "workdir") and v not in (None, False)}}
+                if k not in ("model", "label", "weights", "scales", "workdir") and v not in (None, False, [])}}
     out = ["<!doctype html><html><head><meta charset='utf-8'>",
            f"<title>jaxsr evaluation: {e(label)}</title><style>body{{font-family:sans-serif;margin:2em}}"
            "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}"

@@ -224,6 +224,10 @@ def test_output_size_and_limits_are_bounded(tmp_path):
     assert r.returncode == 1 and "Traceback" not in r.stderr and "MemoryError" not in r.stderr
     assert r.stderr.strip() == (f"error: {tmp_path / 'x.png'}: 30x20 at x1000 gives 600,000,000 output pixels, over "
                                 "the limit of 100,000,000 (raise --max_output_pixels to allow it)")
+    r = _cli(tmp_path / "x.png", "--output_dir", tmp_path / "out", "--scale", "2", "--max_pixels", "100")
+    assert r.returncode == 1  # 600 pixels: over twice the limit, so Pillow refuses it; jaxsr's limit is quoted
+    assert r.stderr.strip() == (f"error: {tmp_path / 'x.png'}: over the limit of 100 pixels (raise --max_pixels to "
+                                "allow it); refused before decoding")
     r = _cli(tmp_path / "x.png", "--output_dir", tmp_path / "out", "--scale", "2", "--max_pixels", "0")
     assert r.returncode == 2
     assert r.stderr.strip() == "error: --max_pixels must be a positive number of pixels (jaxsr's default: 50,000,000)"
