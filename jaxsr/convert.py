@@ -60,6 +60,9 @@ def main(argv=None) -> int:
     from jaxsr.weights import save_params
 
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"usage: python -m jaxsr.convert MODEL.mat OUT.msgpack\n\n{__doc__}")
+        return 0
     if len(argv) != 2:
         print("usage: python -m jaxsr.convert MODEL.mat OUT.msgpack", file=sys.stderr)
         return 2

@@ -156,7 +156,3 @@ def test_report_labeled_comparisons_and_metadata(bench, tmp_path):
         label = crop[:20, :200]
         assert label.min() < 100 and label.max() > 200  # dark text drawn on the white label strip
 
-
-def test_help_exits_zero():
-    r = run("--help")
-    assert r.returncode == 0 and "no_progress" in r.stdout + r.stderr

@@ -63,3 +63,10 @@ def test_scale_notes():
     assert scale_note("vdsr", "VDSR_Official.mat", [2, 4]) is None
     assert scale_note("vdsr", "VDSR_Official.mat", [3, 8]) == \
         "vdsr was trained for x2, x3, x4; x8 is outside that, expect poorer results"
+
+
+@pytest.mark.parametrize("cli", [["evaluate.py"], ["-m", "jaxsr.upscale"], ["-m", "jaxsr.convert"]])
+def test_help_exits_zero(cli):
+    r = subprocess.run([sys.executable, *cli, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert ("usage" if cli[-1] == "jaxsr.convert" else "no_progress") in r.stdout
