@@ -59,9 +59,9 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
     """
     s = upscaler.scale
     hr = modcrop(hr, s)
-    if min(hr.shape[:2]) < 2 * s + 11:
-        raise JaxsrError(f"{hr.shape[1]}x{hr.shape[0]} (mod-cropped) is too small to score at x{s}: "
-                         f"needs {2 * s + 11} pixels a side")
+    problem = _too_small(hr.shape, s)
+    if problem:
+        raise JaxsrError(problem)
     hr_y = to_y(hr)
     lr_y = imresize(hr_y, 1 / s)
     bicubic_y = imresize(lr_y, s)
@@ -75,6 +75,15 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
     metrics = {"psnr": psnr, "ssim": ssim, "bicubic_psnr": bpsnr, "bicubic_ssim": bssim, "seconds": seconds,
                "seconds_with_compile": seconds + compiling}
     return metrics, sr_y, bicubic_y, hr
+
+
+def _too_small(shape, s: int) -> str | None:
+    """Why an image of ``shape`` cannot be scored at scale ``s`` (SSIM's 11×11 window after shaving ``s``
+    pixels from the mod-cropped HR), or None."""
+    h, w = shape[0] - shape[0] % s, shape[1] - shape[1] % s
+    if min(h, w) < 2 * s + 11:
+        return f"{w}x{h} (mod-cropped) is too small to score at x{s}: needs {2 * s + 11} pixels a side"
+    return None
 
 
 def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[str, Collection],
@@ -118,6 +127,10 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
     for name, images in datasets.items():
         for i, item in enumerate(images):
             names[name].append(item.name)
+            problems = [item.error] if getattr(item, "error", None) else \
+                [f"{name}/{item.name}: {p}" for p in (_too_small(item.image.shape, s) for s in scales) if p]
+            if problems and errors is None:
+                raise JaxsrError(problems[0])  # on every process, before any collective
             if i % ranks != rank:
                 continue
             if getattr(item, "error", None):
