@@ -5,7 +5,8 @@
 
 ``--weights`` takes a ``.msgpack`` params file or the VDSR authors' MatConvNet ``.mat``; for models built
 per scale, ``{scale}`` in the path is replaced by each scale. ``--workdir`` evaluates the latest checkpoint
-of a training run with that run's own config.
+of a training run with that run's own config. Output paths are checked before any work; an unreadable
+image is reported (``error: ...``), the others are scored, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -20,27 +21,44 @@ flags.DEFINE_string("workdir", None, "Training run folder: evaluate its latest c
 flags.DEFINE_string("data_dir", None, "Folder with one sub-folder of HR images per dataset "
                     "(with --workdir: default = the run's own validation images).")
 flags.DEFINE_list("datasets", ["Set5", "Set14", "B100"], "Dataset folder names under --data_dir.")
-flags.DEFINE_list("scales", ["2", "3", "4"], "Upscaling factors.")
-flags.DEFINE_string("results_json", None, "Write the table's numbers to this JSON file.")
-flags.DEFINE_string("save_images", None, "Write SR outputs and comparison crops under this folder.")
+flags.DEFINE_list("scales", ["2", "3", "4"], "Upscaling factors (2 to 16).")
+flags.DEFINE_string("results_json", None, "Write the table's numbers, per-image figures and the run's "
+                    "metadata (model, weights digest, scales, jaxsr version, date) to this JSON file.")
+flags.DEFINE_string("save_images", None, "Write SR outputs and labeled comparison crops under this folder.")
+flags.DEFINE_string("report", None, "Write an HTML report (index.html: the table and per image the "
+                    "comparison crops) into this folder; opens in a browser without a server.")
 flags.DEFINE_bool("self_ensemble", False, "Average over the 8 flips/rotations (the '+' results).")
 flags.DEFINE_bool("gray_as_rgb", False, "Score grayscale images as 3-channel RGB (cv2/PIL-style loaders) "
                   "instead of using the gray value as Y (the papers' MATLAB protocol).")
-flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+flags.DEFINE_bool("no_progress", False, "No progress bar on stderr.")
 FLAGS = flags.FLAGS
+
+MAX_SCALE = 16
 
 
 def main(argv):
+    import sys
+
     from jaxsr.cli import absl_main, parse_scales
     from jaxsr.checkpoint import read_run_config
     from jaxsr.data.sources import eval_datasets, folder_datasets
     from jaxsr.errors import JaxsrError
     from jaxsr.evaluation import evaluate, markdown_table
-    from jaxsr.io import atomic_write_bytes
+    from jaxsr.io import atomic_write_bytes, writable_dir, writable_file
     from jaxsr.loading import run_eval_scales, upscaler_factory
+    from jaxsr.provenance import results_metadata, scale_note
+    from jaxsr.report import write_report
 
     def run():
         scales = parse_scales(FLAGS.scales)
+        if not all(2 <= s <= MAX_SCALE for s in scales):
+            raise JaxsrError(f"--scales must be integers from 2 to {MAX_SCALE}, got {','.join(FLAGS.scales)!r}")
+        # Every output is checked before any work, so that nothing is lost at the end.
+        if FLAGS.results_json:
+            writable_file(FLAGS.results_json, "--results_json")
+        images_dir = FLAGS.save_images and writable_dir(FLAGS.save_images, "--save_images")
+        report_dir = FLAGS.report and writable_dir(FLAGS.report, "--report")
+        images_dir = images_dir or report_dir  # the report's crops go into its own folder by default
         factory, label = upscaler_factory(FLAGS.model, FLAGS.weights, FLAGS.workdir, FLAGS.self_ensemble)
         run_config = read_run_config(FLAGS.workdir) if FLAGS.workdir else None
         if run_config is not None and not FLAGS["scales"].present:
@@ -51,14 +69,33 @@ def main(argv):
             datasets = eval_datasets(run_config.eval)
         else:
             raise JaxsrError("--data_dir is required (or --workdir of a training run)")
-        results = evaluate(factory, datasets, scales, save_images=FLAGS.save_images, progress=FLAGS.progress,
-                           gray_as_rgb=FLAGS.gray_as_rgb)
+        model = run_config.model.name if run_config is not None else FLAGS.model
+        note = scale_note(model, FLAGS.workdir or FLAGS.weights, scales)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        errors: list[str] = []
+        results = evaluate(factory, datasets, scales, save_images=images_dir, progress=not FLAGS.no_progress,
+                           gray_as_rgb=FLAGS.gray_as_rgb, errors=errors, label=label)
         print(markdown_table(results, label))
+        settings = {"self_ensemble": FLAGS.self_ensemble, "gray_as_rgb": FLAGS.gray_as_rgb,
+                    "datasets": list(datasets)}
+        if "protocol" in FLAGS:
+            settings["protocol"] = FLAGS["protocol"].value
+        settings.update({"note": note, "errors": errors} if note or errors else {})
+        meta = results_metadata(model, label, FLAGS.weights, FLAGS.workdir, scales, **settings)
         if FLAGS.results_json:
-            atomic_write_bytes(FLAGS.results_json, (json.dumps(results, indent=2) + "\n").encode())
+            record = {"meta": meta, "results": results}
+            atomic_write_bytes(FLAGS.results_json, (json.dumps(record, indent=2) + "\n").encode())
+        if report_dir:
+            print(f"report: {write_report(report_dir, results, meta, images_dir)}", file=sys.stderr)
+        if errors:
+            raise JaxsrError(f"{len(errors)} image(s) could not be scored (listed above); the table scores "
+                             "the others")
 
     return absl_main(argv, run)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from jaxsr.cli import absl_run
+
+    absl_run(main)

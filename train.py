@@ -5,7 +5,7 @@ fields, defaults and meanings are in ``jaxsr/config.py`` (``python -m jaxsr.conf
 command resumes from the newest verified checkpoint in ``--workdir``.
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", None, "Training config file (configs/*.py).", lock_config=True)
@@ -29,6 +29,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from jaxsr.cli import parse_flags_or_exit
+    from jaxsr.cli import absl_run, parse_flags_or_exit
 
-    app.run(main, flags_parser=parse_flags_or_exit)
+    absl_run(main, flags_parser=parse_flags_or_exit)

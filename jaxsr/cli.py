@@ -7,7 +7,7 @@ from typing import Callable
 
 from jaxsr.errors import JaxsrError
 
-__all__ = ["run_cli", "parse_scales", "absl_main", "parse_flags_or_exit"]
+__all__ = ["run_cli", "parse_scales", "absl_main", "absl_run", "parse_flags_or_exit"]
 
 
 def run_cli(fn: Callable[[], None]) -> int:
@@ -79,3 +79,15 @@ def parse_flags_or_exit(argv: list[str]) -> list[str]:
         detail = " ".join(lines[:4])[:400] if lines else type(e).__name__
         print(f"error: {detail}", file=sys.stderr)
         sys.exit(1)
+
+
+def absl_run(main, **kwargs) -> None:
+    """``absl.app.run(main, **kwargs)``, except that ``--help``/``--helpfull``/``--helpshort`` exit 0 (absl
+    exits 1)."""
+    from absl import app
+
+    try:
+        app.run(main, **kwargs)
+    except SystemExit as e:
+        helped = any(a.split("=")[0] in ("--help", "-h", "-?", "--helpfull", "--helpshort") for a in sys.argv[1:])
+        raise SystemExit(0 if helped and e.code == 1 else e.code) from None

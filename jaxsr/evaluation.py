@@ -20,36 +20,48 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from jaxsr.inference import Upscaler, colorize
-from jaxsr.io import write_image
+from jaxsr.errors import JaxsrError
+from jaxsr.inference import Upscaler
 from jaxsr.metrics import sr_metrics
 from jaxsr.parallel import allgather
-from jaxsr.ops.color import rgb_to_ycbcr, to_y
+from jaxsr.ops.color import to_y
 from jaxsr.ops.crop import modcrop
 from jaxsr.ops.resize import imresize
 
-__all__ = ["evaluate_image", "evaluate", "markdown_table", "comparison_image"]
+__all__ = ["evaluate_image", "evaluate", "markdown_table"]
 
 
-_KEYS = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "seconds")
+# Per-image metrics; "ok" is 0 for an image that could not be read or scored (left out of the means).
+_KEYS = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "seconds", "seconds_with_compile", "ok")
 
 
-def _summary(rows: np.ndarray) -> dict:
-    """Means of an (images, 5) array of per-image metrics, in the ``--results_json`` layout."""
-    mean = rows.mean(axis=0) if len(rows) else np.full(len(_KEYS), np.nan)
-    out = {k: float(v) for k, v in zip(_KEYS, mean)}
-    return {**{k: out[k] for k in _KEYS[:4]}, "images": int(len(rows)), "seconds_per_image": out["seconds"]}
+def _summary(rows: np.ndarray, names: list[str]) -> dict:
+    """Means over the scored images of an (images, len(_KEYS)) array, in the ``--results_json`` layout;
+    figures are None when no image could be scored."""
+    ok = rows[:, -1] > 0
+    mean = rows[ok].mean(axis=0) if ok.any() else [None] * len(_KEYS)
+    out = {k: None if v is None else float(v) for k, v in zip(_KEYS, mean)}
+    per_image = [{"name": n, **{k: float(v) for k, v in zip(_KEYS[:6], r)}} for n, r, good in zip(names, rows, ok)
+                 if good]
+    return {**{k: out[k] for k in _KEYS[:4]}, "images": int(ok.sum()), "failed": int((~ok).sum()),
+            "seconds_per_image": out["seconds"], "seconds_per_image_with_compile": out["seconds_with_compile"],
+            "per_image": per_image}
 
 
 def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
     """Score one HR image (H, W) or (H, W, 3) in [0, 1] at ``upscaler.scale``.
 
     Returns:
-      (metrics dict with psnr/ssim/bicubic_psnr/bicubic_ssim/seconds, sr_y, bicubic_y, hr) where the
-      images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1].
+      (metrics dict with psnr/ssim/bicubic_psnr/bicubic_ssim/seconds/seconds_with_compile, sr_y,
+      bicubic_y, hr) where the images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1].
+    Raises:
+      JaxsrError: the image is too small to score at this scale (SSIM's 11×11 window after shaving).
     """
     s = upscaler.scale
     hr = modcrop(hr, s)
+    problem = _too_small(hr.shape, s)
+    if problem:
+        raise JaxsrError(problem)
     hr_y = to_y(hr)
     lr_y = imresize(hr_y, 1 / s)
     bicubic_y = imresize(lr_y, s)
@@ -57,15 +69,26 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
         sr_y = upscaler.upscale_channels(lr_y[..., None])[..., 0]
     else:  # RGB models: LR made in RGB; a gray image stays gray through Upscaler.upscale
         sr_y = to_y(upscaler.upscale(imresize(hr, 1 / s)).astype(np.float64))
-    seconds = upscaler.last_seconds
+    seconds, compiling = upscaler.last_seconds, upscaler.last_compile_seconds
     psnr, ssim = sr_metrics(sr_y, hr_y, s)
     bpsnr, bssim = sr_metrics(bicubic_y, hr_y, s)
-    metrics = {"psnr": psnr, "ssim": ssim, "bicubic_psnr": bpsnr, "bicubic_ssim": bssim, "seconds": seconds}
+    metrics = {"psnr": psnr, "ssim": ssim, "bicubic_psnr": bpsnr, "bicubic_ssim": bssim, "seconds": seconds,
+               "seconds_with_compile": seconds + compiling}
     return metrics, sr_y, bicubic_y, hr
 
 
+def _too_small(shape, s: int) -> str | None:
+    """Why an image of ``shape`` cannot be scored at scale ``s`` (SSIM's 11×11 window after shaving ``s``
+    pixels from the mod-cropped HR), or None."""
+    h, w = shape[0] - shape[0] % s, shape[1] - shape[1] % s
+    if min(h, w) < 2 * s + 11:
+        return f"{w}x{h} (mod-cropped) is too small to score at x{s}: needs {2 * s + 11} pixels a side"
+    return None
+
+
 def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[str, Collection],
-             scales, save_images=None, progress: bool = True, gray_as_rgb: bool = False) -> dict:
+             scales, save_images=None, progress: bool = True, gray_as_rgb: bool = False,
+             errors: list | None = None, label: str = "model") -> dict:
     """Evaluate on datasets; returns the ``--results_json`` dict.
 
     Args:
@@ -73,23 +96,46 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
       datasets: ``{name: sized iterable of HRImage}``, e.g. ``sources.folder_datasets(data_dir, names)``
         (which reads images lazily) or plain lists.
       scales: integer scales.
-      save_images: folder for ``<dataset>/x<s>/<name>.png`` SR outputs and ``<name>_compare.png`` crops.
+      save_images: folder for ``<dataset>/x<s>/<name>.png`` SR outputs and labeled
+        ``<name>_compare.png`` crops (``jaxsr.report.save_outputs``; ``label`` names the model there).
       gray_as_rgb: score grayscale images as if they were RGB with three equal channels (Y = 16/255 +
         219/255·gray), as pipelines that load every image as colour (cv2, PIL ``convert("RGB")``) do.
         The papers' MATLAB protocol uses the gray value itself (default), which matches their tables.
+      errors: if given, an image that cannot be read or scored is reported on stderr (``error: ...``),
+        appended here and left out; the others are still scored. None: the JaxsrError propagates.
 
     Returns:
-      ``{dataset: {str(scale): {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images",
-      "seconds_per_image"}}}``.
+      ``{dataset: {str(scale): {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images", "failed",
+      "seconds_per_image", "seconds_per_image_with_compile", "per_image": [{"name", "psnr", ...}]}}}``;
+      seconds exclude (or include) the one-off compilations.
     """
+    from jaxsr.report import save_outputs
+
     upscalers = {s: upscaler_for_scale(s) for s in scales}
     rank, ranks = jax.process_index(), jax.process_count()  # images are split across processes
     rows = {(d, s): np.zeros((len(images), len(_KEYS))) for d, images in datasets.items() for s in scales}
     mine = sum(len(range(rank, len(images), ranks)) for images in datasets.values())
     bar = tqdm(total=mine * len(scales), disable=not progress, file=sys.stderr, unit="img", dynamic_ncols=True)
+    names = {d: [] for d in datasets}
+
+    def failed(message: str) -> None:
+        if errors is None:
+            raise JaxsrError(message)
+        errors.append(message)
+        bar.write(f"error: {message}", file=sys.stderr)
+
     for name, images in datasets.items():
         for i, item in enumerate(images):
+            names[name].append(item.name)
+            problems = [item.error] if getattr(item, "error", None) else \
+                [f"{name}/{item.name}: {p}" for p in (_too_small(item.image.shape, s) for s in scales) if p]
+            if problems and errors is None:
+                raise JaxsrError(problems[0])  # on every process, before any collective
             if i % ranks != rank:
+                continue
+            if getattr(item, "error", None):
+                failed(item.error)
+                bar.update(len(scales))
                 continue
             if item.note:
                 bar.write(f"note: {name}/{item.name}: {item.note}", file=sys.stderr)
@@ -98,52 +144,38 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
                 image = np.repeat(image[..., None], 3, axis=-1)
             for s in scales:
                 bar.set_description(f"{name} x{s} {item.name}")
-                metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s])
-                rows[name, s][i] = [metrics[k] for k in _KEYS]
-                if save_images:
-                    _save(Path(save_images) / name / f"x{s}", item.name, hr, sr_y, bicubic_y, s)
+                try:
+                    metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s])
+                except JaxsrError as e:
+                    failed(f"{name}/{item.name}: {e}")
+                else:
+                    rows[name, s][i] = [*(metrics[k] for k in _KEYS[:-1]), 1.0]
+                    if save_images:
+                        save_outputs(Path(save_images) / name / f"x{s}", item.name, hr, sr_y, bicubic_y, s,
+                                     metrics, label)
                 bar.update(1)
     bar.close()
     results = {}
     for (d, s), local in rows.items():
         gathered = allgather(local)  # (processes, images, keys); image i was scored by process i % ranks
         owned = gathered[np.arange(len(local)) % ranks, np.arange(len(local))]
-        results.setdefault(d, {})[str(s)] = _summary(owned)
+        results.setdefault(d, {})[str(s)] = _summary(owned, names[d])
     return results
 
 
-def _save(folder: Path, stem: str, hr, sr_y, bicubic_y, scale: int) -> None:
-    """SR output (RGB for colour input: Cb/Cr bicubic from the LR) and an HR/bicubic/model crop."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if hr.ndim == 3:
-        cbcr = imresize(imresize(rgb_to_ycbcr(hr)[..., 1:], 1 / scale), scale)
-        sr, bicubic = colorize(sr_y[..., None], cbcr), colorize(bicubic_y[..., None], cbcr)
-    else:
-        sr, bicubic = np.clip(sr_y, 0, 1), np.clip(bicubic_y, 0, 1)
-    write_image(folder / f"{stem}.png", sr)
-    write_image(folder / f"{stem}_compare.png", comparison_image(hr, bicubic, sr, sr_y, bicubic_y))
-
-
-def comparison_image(hr, bicubic, sr, sr_y, bicubic_y, crop: int = 96, gap: int = 4) -> np.ndarray:
-    """HR | bicubic | model crops side by side, at the ``crop``×``crop`` window where the model differs
-    most from bicubic (largest summed |sr_y − bicubic_y|); white ``gap`` between; values in [0, 1]."""
-    h, w = sr_y.shape
-    c = min(crop, h, w)
-    diff = np.abs(np.clip(sr_y, 0, 1) - np.clip(bicubic_y, 0, 1))
-    integral = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    window = integral[c:, c:] - integral[:-c, c:] - integral[c:, :-c] + integral[:-c, :-c]
-    top, left = np.unravel_index(np.argmax(window), window.shape)
-    tiles = [np.asarray(a)[top:top + c, left:left + c] for a in (hr, bicubic, sr)]
-    spacer = np.ones((c, gap) + tiles[0].shape[2:])
-    return np.concatenate([tiles[0], spacer, tiles[1], spacer, tiles[2]], axis=1)
-
-
 def markdown_table(results: dict, model_name: str = "model") -> str:
-    """A paper-style Markdown table: one row per dataset × scale."""
-    lines = [f"| Dataset | Scale | Bicubic PSNR / SSIM | {model_name} PSNR / SSIM | s / image |",
+    """A paper-style Markdown table: one row per dataset × scale; the last column is the mean seconds per
+    image without (and, in parentheses, with) the one-off compilations. Images that could not be scored
+    are counted after the dataset's name."""
+    lines = [f"| Dataset | Scale | Bicubic PSNR / SSIM | {model_name} PSNR / SSIM | s / image (incl. compile) |",
              "|---|---|---|---|---|"]
     for dataset, by_scale in results.items():
         for scale, r in by_scale.items():
-            lines.append(f"| {dataset} | x{scale} | {r['bicubic_psnr']:.2f} / {r['bicubic_ssim']:.4f} | "
-                         f"{r['psnr']:.2f} / {r['ssim']:.4f} | {r['seconds_per_image']:.3f} |")
+            name = dataset + (f" ({r['failed']} of {r['failed'] + r['images']} failed)" if r.get("failed") else "")
+            if not r["images"]:
+                lines.append(f"| {name} | x{scale} | – | – | – |")
+                continue
+            lines.append(f"| {name} | x{scale} | {r['bicubic_psnr']:.2f} / {r['bicubic_ssim']:.4f} | "
+                         f"{r['psnr']:.2f} / {r['ssim']:.4f} | {r['seconds_per_image']:.3f} "
+                         f"({r['seconds_per_image_with_compile']:.3f}) |")
     return "\n".join(lines)

@@ -59,6 +59,8 @@ class Upscaler:
         untiled output (zero padding only ever happens at the image's own borders); all tiles share one
         shape (border tiles shift inwards), so one compilation serves a whole image.
       tile_batch: tiles per device call.
+
+    ``on_tiles``: None or ``callable(done, total)``, called after each device call of a tiled image (progress).
     """
 
     def __init__(self, model: nn.Module, params, scale: int, ensemble: bool = False, tile: int | None = None,
@@ -78,7 +80,8 @@ class Upscaler:
         self.radius = model.receptive_radius()
         self.factor = self.scale if model.upsampling == "post" else 1  # output pixels per input pixel
         self._compile_seconds = 0.0
-        self.last_seconds = 0.0
+        self.last_seconds = self.last_compile_seconds = 0.0
+        self.on_tiles = None
 
     def model_input(self, lr: np.ndarray) -> np.ndarray:
         """(H, W, C) LR in [0, 1] → what the model takes: the ILR (sH, sW, C) or the LR itself."""
@@ -100,13 +103,14 @@ class Upscaler:
         """LR (H, W, C) in the model's own channels, [0, 1] → SR (sH, sW, C) float32 in [0, 1].
 
         Sets ``last_seconds``: wall time of the bicubic ILR (pre-upsampling models) and the model,
-        compilation excluded.
+        compilation excluded; ``last_compile_seconds``: time spent compiling during this call.
         """
         start, compile_before = time.perf_counter(), self._compile_seconds
         x = self.model_input(lr)
         out = self._tiled(x) if self.tile and max(x.shape[:2]) > self.tile + 2 * self.radius else \
             self.predict(x[None])[0]
-        self.last_seconds = time.perf_counter() - start - (self._compile_seconds - compile_before)
+        self.last_compile_seconds = self._compile_seconds - compile_before
+        self.last_seconds = time.perf_counter() - start - self.last_compile_seconds
         return out
 
     def _tiled(self, x: np.ndarray) -> np.ndarray:
@@ -126,6 +130,8 @@ class Upscaler:
             for (a, b, y0, th, x0, tw), p in zip(group, pred):
                 oy, ox = (a - y0) * f, (b - x0) * f
                 out[a * f:(a + th) * f, b * f:(b + tw) * f] = p[oy:oy + th * f, ox:ox + tw * f]
+            if self.on_tiles is not None:
+                self.on_tiles(i + len(group), len(jobs))
         return out
 
     def upscale(self, image: np.ndarray) -> np.ndarray:

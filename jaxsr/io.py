@@ -1,7 +1,8 @@
 """Reading and writing images: float arrays in [0, 1], atomic writes.
 
 ``read_image`` returns (H, W) float64 for grayscale images and (H, W, 3) float64 for everything else, in
-[0, 1], plus a note when the file had to be converted (palette, alpha, 16-bit, CMYK, ...).
+[0, 1], turned upright by its EXIF orientation tag, plus a note when the file had to be converted (palette,
+alpha, 16-bit, float, CMYK, EXIF rotation, ...).
 """
 
 from __future__ import annotations
@@ -13,22 +14,28 @@ from io import BytesIO
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from jaxsr.errors import JaxsrError
 
-__all__ = ["IMAGE_EXTENSIONS", "read_image", "write_image", "to_uint8", "atomic_write_bytes"]
+__all__ = ["IMAGE_EXTENSIONS", "read_image", "write_image", "to_uint8", "atomic_write_bytes", "writable_dir",
+           "writable_file"]
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-def read_image(path, max_pixels: int | None = None) -> tuple[np.ndarray, str | None]:
+def read_image(path, max_pixels: int | None = None, check_size=None) -> tuple[np.ndarray, str | None]:
     """Load an image file as float64 in [0, 1]: (H, W) if grayscale else (H, W, 3); and a note or None.
+
+    The EXIF orientation tag (phone photos) is applied, so the array is the upright picture.
 
     Args:
       max_pixels: refuse images with more pixels (checked from the header, before decoding).
+      check_size: optional ``callable(width, height)`` run on the header's size before decoding; it may
+        raise JaxsrError (e.g. an output-size limit).
     Raises:
-      JaxsrError: the file is missing, empty, truncated, not an image, or over ``max_pixels``.
+      JaxsrError: the file is missing, empty, truncated, not an image, over ``max_pixels``, or holds
+        values that are not finite or not in a known range (float images outside [0, 1] and [0, 255]).
     """
     path = Path(path)
     if not path.is_file():
@@ -46,10 +53,28 @@ def read_image(path, max_pixels: int | None = None) -> tuple[np.ndarray, str | N
                 if max_pixels is not None and w * h > max_pixels:
                     raise JaxsrError(f"{path}: {w}x{h} = {w * h:,} pixels is over the limit of {max_pixels:,} "
                                      "(raise --max_pixels to allow it)")
+                if check_size is not None:
+                    try:
+                        check_size(w, h)
+                    except JaxsrError as e:
+                        raise JaxsrError(f"{path}: {e}") from None
                 im.load()
-                return _to_array(im)
-    except Image.DecompressionBombError as e:
-        raise JaxsrError(f"{path}: refused as a decompression bomb ({e})") from None
+                orientation = im.getexif().get(0x0112, 1)  # EXIF Orientation; 1 = upright
+                upright = ImageOps.exif_transpose(im) if orientation in range(2, 9) else im
+                try:
+                    image, note = _to_array(upright)
+                except JaxsrError as e:
+                    raise JaxsrError(f"{path}: {e}") from None
+                if upright is not im:
+                    turn = f"turned upright by its EXIF orientation ({orientation})"
+                    note = f"{note}; {turn}" if note else turn
+                return image, note
+    except Image.DecompressionBombError:
+        if max_pixels is not None:
+            raise JaxsrError(f"{path}: over the limit of {max_pixels:,} pixels (raise --max_pixels to allow it); "
+                             "refused before decoding") from None
+        raise JaxsrError(f"{path}: over Pillow's limit of {limit:,} pixels; refused as a decompression bomb") \
+            from None
     except UnidentifiedImageError:
         raise JaxsrError(f"{path}: not a readable image") from None
     except (OSError, SyntaxError, ValueError) as e:
@@ -62,10 +87,12 @@ def _to_array(im: Image.Image) -> tuple[np.ndarray, str | None]:
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(im, dtype=np.float64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise JaxsrError(f"integer values in [{a.min():g}, {a.max():g}] are outside 0..65535")
         peak = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
-        return np.clip(a / peak, 0, 1), f"16-bit grayscale ({mode}) converted to 8-bit output"
+        return a / peak, f"{'16' if peak > 255 else '8'}-bit grayscale ({mode}) converted to 8-bit output"
     if mode == "F":
-        return np.asarray(im, dtype=np.float64), "float image read as is"
+        return _float_array(np.asarray(im, dtype=np.float64))
     if mode in ("L", "1"):
         return np.asarray(im.convert("L"), dtype=np.float64) / 255.0, None
     if mode == "LA":
@@ -78,6 +105,20 @@ def _to_array(im: Image.Image) -> tuple[np.ndarray, str | None]:
     elif mode != "RGB":
         note = f"{mode} image converted to RGB"
     return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0, note
+
+
+def _float_array(a: np.ndarray) -> tuple[np.ndarray, str]:
+    """A float image as stored: [0, 1] is taken as is, [0, 255] is divided by 255; anything else (NaN,
+    infinities, negative values, values over 255) cannot be interpreted and is refused."""
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise JaxsrError(f"float image with {int(bad.sum()):,} non-finite pixels (NaN/inf) cannot be interpreted")
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if lo >= 0 and hi <= 1:
+        return a, "float image in [0, 1] read as is"
+    if lo >= 0 and hi <= 255:
+        return a / 255.0, f"float image with values in [{lo:g}, {hi:g}] read as 0..255"
+    raise JaxsrError(f"float image with values in [{lo:g}, {hi:g}] is in neither [0, 1] nor [0, 255]")
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -97,6 +138,37 @@ def atomic_write_bytes(path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def writable_dir(path, flag: str) -> Path:
+    """Create folder ``path`` if needed and check that files can be written there (before any work).
+    Raises JaxsrError naming ``flag`` (e.g. ``--save_images``) otherwise."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".jaxsr-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise JaxsrError(f"{flag} {path}: cannot write there ({e.strerror or e})") from None
+    return path
+
+
+def writable_file(path, flag: str) -> Path:
+    """Check that file ``path`` can be (re)written atomically: its folder exists and is writable and the
+    path is not a folder. Raises JaxsrError naming ``flag`` (e.g. ``--results_json``) otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise JaxsrError(f"{flag} {path}: is a folder, expected a file name")
+    if not path.parent.is_dir():
+        raise JaxsrError(f"{flag} {path}: folder {path.parent} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise JaxsrError(f"{flag} {path}: cannot write in {path.parent} ({e.strerror or e})") from None
+    return path
 
 
 def _umask() -> int:

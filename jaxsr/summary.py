@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["MetricWriter"]
+__all__ = ["MetricWriter", "FLUSH_SECONDS"]
+
+FLUSH_SECONDS = 1
 
 
 class MetricWriter:
@@ -21,7 +23,9 @@ class MetricWriter:
 
         Path(workdir).mkdir(parents=True, exist_ok=True)
         self._jsonl = open(Path(workdir) / "metrics.jsonl", "a", buffering=1)
-        self._tb = SummaryWriter(str(Path(workdir) / "tensorboard"))
+        # jsonl is line-buffered; TensorBoard events reach the disk within FLUSH_SECONDS (tensorboardX writes
+        # them from a thread), so even a killed run (SIGKILL, OOM) keeps its scalars; close() flushes all.
+        self._tb = SummaryWriter(str(Path(workdir) / "tensorboard"), flush_secs=FLUSH_SECONDS)
 
     def write(self, step: int, scalars: dict) -> None:
         if not self.enabled:

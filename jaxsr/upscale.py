@@ -2,10 +2,12 @@
 
   jaxsr-upscale --model vdsr --weights VDSR_Official.mat --scale 3 photo.jpg more/ --output_dir out/
 
-Files and folders (searched recursively for image files); each output is ``<stem>_x<scale>.<ext>`` in
-``--output_dir`` (sub-folders of a folder input are kept), written atomically. Large images are processed
-in overlapping tiles whose result equals the untiled one. Every input that fails gets one line
-``error: <path>: <reason>`` on stderr and the others go on; exit status 1 if any failed, 2 for usage errors.
+Files and folders (searched recursively for image files; jaxsr's own outputs inside an input folder are
+skipped); each output is ``<stem>_x<scale>.<ext>`` in ``--output_dir`` (sub-folders of a folder input are
+kept), written atomically; inputs whose outputs would have the same name are refused. Photos are turned
+upright by their EXIF orientation. Large images are processed in overlapping tiles whose result equals the
+untiled one. Every input that fails gets one line ``error: <path>: <reason>`` on stderr and the others go
+on; exit status 1 if any failed, 2 for usage errors, 130 when interrupted (no partial files are left).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "collect_inputs", "DEFAULT_MAX_PIXELS"]
+__all__ = ["main", "collect_inputs", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_OUTPUT_PIXELS"]
 
 DEFAULT_MAX_PIXELS = 50_000_000  # input pixels; larger files are refused (decompression bombs)
+DEFAULT_MAX_OUTPUT_PIXELS = 100_000_000  # output pixels (memory: roughly 170 bytes per output pixel on CPU)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,24 +40,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--self_ensemble", action="store_true", help="average the 8 flips/rotations")
     p.add_argument("--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse inputs with more pixels (default {DEFAULT_MAX_PIXELS:,})")
-    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    p.add_argument("--max_output_pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS,
+                   help=f"refuse inputs whose output would have more pixels (default {DEFAULT_MAX_OUTPUT_PIXELS:,})")
+    p.add_argument("--no_progress", action="store_true", help="no progress bars")
     return p
 
 
-def collect_inputs(paths, errors: list) -> list[tuple[Path, Path]]:
-    """[(input file, path relative to the output folder without suffix)]; missing paths go to ``errors``."""
+def collect_inputs(paths, errors: list, skip: Path | None = None) -> list[tuple[Path, Path]]:
+    """[(input file, path relative to the output folder without suffix)], each file once; missing paths
+    go to ``errors``. Files inside the folder ``skip`` (the output folder: jaxsr's own results) are left out
+    of folder inputs."""
     from jaxsr.io import IMAGE_EXTENSIONS
 
-    out = []
+    out, seen = [], set()
+    skip = skip.resolve() if skip is not None else None
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-            out += [(f, f.relative_to(path).with_suffix("")) for f in files]
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                           and not (skip is not None and p.resolve().is_relative_to(skip)))
+            found = [(f, f.relative_to(path).with_suffix("")) for f in files]
         elif path.is_file():
-            out.append((path, Path(path.stem)))
+            found = [(path, Path(path.stem))]
         else:
             errors.append(f"{path}: no such file or folder")
+            continue
+        for f, rel in found:
+            if f.resolve() not in seen:  # the same file given twice (or via two folders) is one input
+                seen.add(f.resolve())
+                out.append((f, rel))
     return out
 
 
@@ -63,63 +77,118 @@ def _output_path(output_dir: Path, rel: Path, source: Path, scale: int, fmt: str
     return output_dir / rel.parent / f"{rel.name}_x{scale}{ext}"
 
 
+def _usage_error(args) -> str | None:
+    if args.scale < 2:
+        return f"--scale must be an integer >= 2, got {args.scale}"
+    for flag, default in (("max_pixels", DEFAULT_MAX_PIXELS), ("max_output_pixels", DEFAULT_MAX_OUTPUT_PIXELS)):
+        if getattr(args, flag) < 1:
+            return f"--{flag} must be a positive number of pixels (jaxsr's default: {default:,})"
+    if args.tile is not None and args.tile < 0 or args.tile_batch < 1:
+        return "--tile must be >= 0 and --tile_batch >= 1"
+    return None
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)  # exits with status 2 on usage errors
-    if args.scale < 1 or args.max_pixels < 1 or (args.tile is not None and args.tile < 0):
-        print("error: --scale and --max_pixels must be positive and --tile >= 0", file=sys.stderr)
+    problem = _usage_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # outputs are written atomically: nothing partial is left behind
+        print("error: interrupted (outputs written so far are complete; no partial files)", file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
     from tqdm import tqdm
 
     from jaxsr.errors import JaxsrError
     from jaxsr.inference import AUTO_TILE, Upscaler
-    from jaxsr.io import IMAGE_EXTENSIONS, read_image, write_image
+    from jaxsr.io import IMAGE_EXTENSIONS, read_image, writable_dir, write_image
     from jaxsr.loading import load
+    from jaxsr.provenance import scale_note
 
     try:
+        output_dir = writable_dir(args.output_dir, "--output_dir")
         model, params = load(args.model, args.weights, scale=args.scale)
         upscaler = Upscaler(model, params, args.scale, args.self_ensemble,
                             tile=AUTO_TILE if args.tile is None else (args.tile or None), tile_batch=args.tile_batch)
-    except (JaxsrError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (JaxsrError, ValueError) as e:  # messages of the Python API name its arguments; name the flags
+        message = str(e).replace("pass weights=", "pass --weights").replace("pass scale=", "pass --scale")
+        print(f"error: {message}", file=sys.stderr)
         return 1
-    output_dir = Path(args.output_dir)
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        probe = output_dir / ".jaxsr-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        print(f"error: {output_dir}: cannot write there ({e.strerror or e})", file=sys.stderr)
-        return 1
+    note = scale_note(args.model, args.weights, [args.scale])
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     errors: list[str] = []
-    jobs = collect_inputs(args.inputs, errors)
+    jobs = collect_inputs(args.inputs, errors, skip=output_dir)
+    jobs = [(source, _output_path(output_dir, rel, source, args.scale, args.format)) for source, rel in jobs]
+    by_target: dict = {}
+    for source, target in jobs:
+        by_target.setdefault(target, []).append(source)
+    for target, sources in by_target.items():
+        if len(sources) > 1:
+            for i, s in enumerate(sources):
+                others = ", ".join(map(str, sources[:i] + sources[i + 1:]))
+                errors.append(f"{s}: output {target} would also be written for {others} (rename one, or use "
+                              "--format same)")
+    jobs = [(s, t) for s, t in jobs if len(by_target[t]) == 1]
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
     failed, pixels, start = bool(errors), 0, time.perf_counter()
     bar = tqdm(jobs, unit="img", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
-    for source, rel in bar:
-        target = _output_path(output_dir, rel, source, args.scale, args.format)
-        try:
-            if source.suffix.lower() not in IMAGE_EXTENSIONS:
-                raise JaxsrError(f"{source}: unsupported format {source.suffix or '(none)'!r} "
-                                 f"(supported: {', '.join(IMAGE_EXTENSIONS)})")
-            if target.exists() and not args.overwrite:
-                raise JaxsrError(f"{source}: output {target} exists (use --overwrite)")
-            image, note = read_image(source, max_pixels=args.max_pixels)
-            if note:
-                bar.write(f"note: {source}: {note}", file=sys.stderr)
-            result = upscaler.upscale(image)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_image(target, result)
-            pixels += result.shape[0] * result.shape[1]
-            bar.set_postfix_str(f"{pixels / 1e6 / (time.perf_counter() - start):.2f} MP/s out")
-        except JaxsrError as e:
-            failed = True
-            bar.write(f"error: {e}", file=sys.stderr)
-        except OSError as e:
-            failed = True
-            bar.write(f"error: {source}: cannot write {target} ({e.strerror or e})", file=sys.stderr)
-    bar.close()
+    tiles = {"bar": None}
+
+    def on_tiles(done: int, total: int) -> None:  # per-tile progress of one large image
+        if tiles["bar"] is None:
+            tiles["bar"] = tqdm(total=total, unit="tile", file=sys.stderr, leave=False, position=1,
+                                dynamic_ncols=True)
+        tiles["bar"].update(done - tiles["bar"].n)
+
+    if not args.no_progress:
+        upscaler.on_tiles = on_tiles
+    limit = args.max_output_pixels
+
+    def check_size(w: int, h: int) -> None:
+        out = w * h * args.scale ** 2
+        if out > limit:
+            raise JaxsrError(f"{w}x{h} at x{args.scale} gives {out:,} output pixels, over the limit of {limit:,} "
+                             "(raise --max_output_pixels to allow it)")
+
+    try:
+        for source, target in bar:
+            try:
+                if source.suffix.lower() not in IMAGE_EXTENSIONS:
+                    raise JaxsrError(f"{source}: unsupported format {source.suffix or '(none)'!r} "
+                                     f"(supported: {', '.join(IMAGE_EXTENSIONS)})")
+                if target.exists() and not args.overwrite:
+                    raise JaxsrError(f"{source}: output {target} exists (use --overwrite)")
+                image, note = read_image(source, max_pixels=args.max_pixels, check_size=check_size)
+                if note:
+                    bar.write(f"note: {source}: {note}", file=sys.stderr)
+                result = upscaler.upscale(image)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_image(target, result)
+                pixels += result.shape[0] * result.shape[1]
+                bar.set_postfix_str(f"{pixels / 1e6 / (time.perf_counter() - start):.2f} MP/s out")
+            except JaxsrError as e:
+                failed = True
+                bar.write(f"error: {e}", file=sys.stderr)
+            except OSError as e:
+                failed = True
+                bar.write(f"error: {source}: cannot write {target} ({e.strerror or e})", file=sys.stderr)
+            except MemoryError:
+                failed = True
+                bar.write(f"error: {source}: out of memory (try a smaller --tile or --max_output_pixels)",
+                          file=sys.stderr)
+            finally:
+                if tiles["bar"] is not None:
+                    tiles["bar"].close()
+                    tiles["bar"] = None
+    finally:
+        bar.close()
     return 1 if failed else 0
 
 

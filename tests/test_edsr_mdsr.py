@@ -163,10 +163,10 @@ def test_evaluate_workdir_of_an_edsr_run(folder, tmp_path):
 
     train_and_evaluate(edsr_config(folder, "edsr_baseline", (3,), total_steps=2), str(tmp_path / "x3"))
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    r = subprocess.run([sys.executable, "evaluate.py", f"--workdir={tmp_path / 'x3'}", "--progress=false"],
+    r = subprocess.run([sys.executable, "evaluate.py", f"--workdir={tmp_path / 'x3'}", "--no_progress"],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "| Tiny | x3 |" in r.stdout and "| Tiny | x2 |" not in r.stdout
     r = subprocess.run([sys.executable, "evaluate.py", f"--workdir={tmp_path / 'x3'}", "--scales=2",
-                        "--progress=false"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                        "--no_progress"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].endswith("for x3, not x2")

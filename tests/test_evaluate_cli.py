@@ -48,10 +48,13 @@ def test_bicubic_table_json_and_images(bench, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "| Tiny | x2 |" in r.stdout and "| Tiny | x3 |" in r.stdout
     assert "palette image converted to RGB" in r.stderr and "alpha channel dropped" in r.stderr
-    res = json.loads(out.read_text())
+    res = json.loads(out.read_text())["results"]
     cell = res["Tiny"]["2"]
-    assert set(cell) == {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images", "seconds_per_image"}
-    assert cell["images"] == 4
+    assert set(cell) == {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images", "failed", "seconds_per_image",
+                         "seconds_per_image_with_compile", "per_image"}
+    assert cell["images"] == 4 and cell["failed"] == 0 and len(cell["per_image"]) == 4
+    assert 0 < cell["seconds_per_image"] <= cell["seconds_per_image_with_compile"]
+    assert cell["psnr"] == pytest.approx(np.mean([im["psnr"] for im in cell["per_image"]]))
     assert cell["psnr"] == pytest.approx(cell["bicubic_psnr"], abs=1e-9)  # the model *is* bicubic
     assert 20 < cell["bicubic_psnr"] < 60 and 0 < cell["bicubic_ssim"] <= 1
     saved = tmp_path / "img" / "Tiny" / "x3"
@@ -62,7 +65,7 @@ def test_bicubic_table_json_and_images(bench, tmp_path):
 
 
 def test_vdsr_weights_and_self_ensemble(bench):
-    base = ["--data_dir", str(bench / "data"), "--datasets", "Tiny", "--scales", "2", "--progress=false"]
+    base = ["--data_dir", str(bench / "data"), "--datasets", "Tiny", "--scales", "2", "--no_progress"]
     # The small VDSR does not fit the default 20-layer model: clear error.
     r = run("--model", "vdsr", "--weights", str(bench / "vdsr_small.msgpack"), *base)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith("error: ")
@@ -77,6 +80,8 @@ def test_vdsr_weights_and_self_ensemble(bench):
     (["--model", "vdsr"], "needs --weights"),
     (["--model", "bicubic", "--datasets", "Missing"], "no such folder"),
     (["--model", "bicubic", "--scales", "0"], "--scales must be positive integers"),
+    (["--model", "bicubic", "--scales", "1"], "--scales must be integers from 2 to 16"),
+    (["--model", "bicubic", "--scales", "2,600"], "--scales must be integers from 2 to 16"),
     (["--model", "vdsr", "--weights", "/nonexistent/w.msgpack"], "no such file"),
 ])
 def test_errors_are_one_line(bench, args, needle):
@@ -87,10 +92,67 @@ def test_errors_are_one_line(bench, args, needle):
     assert needle in r.stderr
 
 
-def test_unreadable_image_is_an_error(bench, tmp_path):
+def test_unreadable_image_is_reported_and_the_rest_scored(bench, tmp_path):
     bad = tmp_path / "data" / "Bad"
     bad.mkdir(parents=True)
     (bad / "fake.png").write_text("this is not a png")
-    r = run("--model", "bicubic", "--data_dir", str(tmp_path / "data"), "--datasets", "Bad")
+    for name in ("a_rgb.png", "b_gray.png"):
+        (bad / name).write_bytes((bench / "data" / "Tiny" / name).read_bytes())
+    Image.new("L", (10, 12)).save(bad / "small.png")  # too small to score at x2 (SSIM window)
+    out = tmp_path / "res.json"
+    r = run("--model", "bicubic", "--data_dir", str(tmp_path / "data"), "--datasets", "Bad", "--scales", "2",
+            "--results_json", str(out), "--no_progress")
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "fake.png: not a readable image" in r.stderr
+    errors = [l for l in r.stderr.splitlines() if l.startswith("error: ")]
+    assert errors[0] == f"error: {bad / 'fake.png'}: not a readable image"
+    assert "Bad/small: 10x12 (mod-cropped) is too small to score at x2" in errors[1]
+    assert "2 image(s) could not be scored" in errors[-1] and len(errors) == 3
+    assert "| Bad (2 of 4 failed) | x2 |" in r.stdout
+    cell = json.loads(out.read_text())["results"]["Bad"]["2"]
+    assert cell["images"] == 2 and cell["failed"] == 2
+    assert [im["name"] for im in cell["per_image"]] == ["a_rgb", "b_gray"]
+
+
+@pytest.mark.parametrize("flag,make,needle", [
+    ("--results_json", lambda t: t / "missing" / "r.json", "--results_json {}: folder {} does not exist"),
+    ("--results_json", lambda t: t, "--results_json {}: is a folder"),
+    ("--save_images", lambda t: t / "a_file", "--save_images {}: cannot write there"),
+    ("--report", lambda t: t / "a_file" / "sub", "--report {}: cannot write there"),
+])
+def test_outputs_are_checked_before_any_work(bench, tmp_path, flag, make, needle):
+    (tmp_path / "a_file").write_text("x")
+    target = make(tmp_path)
+    r = run("--model", "bicubic", "--data_dir", str(bench / "data"), "--datasets", "Tiny", "--scales", "2",
+            flag, str(target), "--no_progress")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stdout == ""  # nothing was evaluated
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {needle.format(target, target.parent)}"), lines
+
+
+def test_report_labeled_comparisons_and_metadata(bench, tmp_path):
+    """--report: index.html with the table and each image's labeled, enlarged crops (relative links);
+    --results_json records model, weights file and digest, scales, version and date."""
+    import hashlib
+
+    weights = bench / "srcnn.msgpack"
+    out, report = tmp_path / "r.json", tmp_path / "report"
+    r = run("--model", "srcnn", "--weights", str(weights), "--data_dir", str(bench / "data"), "--datasets", "Tiny",
+            "--scales", "2", "--results_json", str(out), "--report", str(report), "--no_progress")
+    assert r.returncode == 0, r.stderr
+    assert "| SRCNN PSNR / SSIM | s / image (incl. compile) |" in r.stdout
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["model"] == "srcnn" and meta["scales"] == [2] and meta["jaxsr_version"]
+    assert meta["weights"] == [{"path": str(weights), "name": "srcnn.msgpack",
+                                "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}]
+    assert meta["date"].endswith("+00:00")
+    page = (report / "index.html").read_text()
+    assert "<table>" in page and "<td>Tiny</td><td>x2</td><td>4</td>" in page
+    images = [line.split("src='")[1].split("'")[0] for line in page.splitlines() if "<img src=" in line]
+    assert len(images) == 4 and all(not src.startswith("/") for src in images)
+    for src in images:
+        crop = np.asarray(Image.open(report / src).convert("L"), np.float64)
+        assert crop.shape[1] >= 3 * 256 and crop.shape[0] >= 256  # three panels of at least 256 px
+        label = crop[:20, :200]
+        assert label.min() < 100 and label.max() > 200  # dark text drawn on the white label strip
+

@@ -48,10 +48,10 @@ def test_train_then_evaluate_workdir(folder, tmp_path):
     assert json.loads((work / "config.json").read_text())["total_steps"] == 6
     out = tmp_path / "eval.json"
     r = subprocess.run([sys.executable, "evaluate.py", f"--workdir={work}", "--scales=2,3",
-                        f"--results_json={out}", "--progress=false"], cwd=REPO, env=ENV, capture_output=True,
+                        f"--results_json={out}", "--no_progress"], cwd=REPO, env=ENV, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    res = json.loads(out.read_text())
+    res = json.loads(out.read_text())["results"]
     assert set(res) == {"Tiny"} and set(res["Tiny"]) == {"2", "3"}
     assert res["Tiny"]["2"]["psnr"] == pytest.approx(lines[-1]["val/Tiny/x2/psnr"], abs=1e-9)
 
@@ -109,7 +109,7 @@ def test_kill9_and_sigterm_then_resume_equal_uninterrupted(folder, tmp_path):
     table = lambda out: [l for l in out.splitlines() if l.startswith("| Tiny")]  # noqa: E731
     assert table(r.stdout) and [l.rsplit("|", 2)[0] for l in table(r.stdout)] == \
         [l.rsplit("|", 2)[0] for l in table(subprocess.run(
-            [sys.executable, "evaluate.py", f"--workdir={straight}", "--scales=2,3", "--progress=false"],
+            [sys.executable, "evaluate.py", f"--workdir={straight}", "--scales=2,3", "--no_progress"],
             cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300).stdout)]
 
 

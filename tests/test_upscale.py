@@ -126,7 +126,7 @@ def test_cli_usage_and_output_folder_errors(corpus, capsys):
     assert upscale_main([str(corpus / "in" / "rgb.png"), "--output_dir", str(blocker / "out"), "--model",
                          "bicubic", "--scale", "2", "--no_progress"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith(f"error: {blocker / 'out'}: cannot write there")
+    assert err[-1].startswith(f"error: --output_dir {blocker / 'out'}: cannot write there")
     assert upscale_main([str(corpus / "in" / "gray.png"), "--output_dir", str(corpus / "o"), "--model", "bicubic",
                          "--scale", "3", "--format", "jpg", "--no_progress"]) == 0
     assert Image.open(corpus / "o" / "gray_x3.jpg").size == (72, 60)
@@ -145,3 +145,135 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
 def test_upscaler_rejects_wrong_scale():
     with pytest.raises(ValueError, match="built for x2"):
         Upscaler(models.get("edsr_baseline", scale=2, num_blocks=1, features=4), {}, 3)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "jaxsr.upscale", *map(str, args), "--model", "bicubic",
+                           "--no_progress"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=300)
+
+
+def _bicubic_x2(array, tmp_path, name):
+    """What jaxsr-upscale makes of a plain PNG holding ``array`` (the reference for converted inputs)."""
+    Image.fromarray(array).save(tmp_path / f"{name}.png")
+    assert upscale_main([str(tmp_path / f"{name}.png"), "--output_dir", str(tmp_path / "ref"), "--model", "bicubic",
+                         "--scale", "2", "--no_progress"]) == 0
+    return np.asarray(Image.open(tmp_path / "ref" / f"{name}_x2.png"))
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg"])
+def test_exif_orientation_is_applied(tmp_path, ext):
+    """A phone photo stored sideways with EXIF Orientation=6 (rotate 90° clockwise to view) comes out upright."""
+    stored = (np.random.default_rng(0).random((12, 20, 3)) * 255).astype(np.uint8)
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / f"phone.{ext}", exif=exif, **({"quality": 100} if ext == "jpg" else {}))
+    r = _cli(tmp_path / f"phone.{ext}", "--output_dir", tmp_path / "out", "--scale", "2")
+    assert r.returncode == 0, r.stderr
+    assert "turned upright by its EXIF orientation (6)" in r.stderr
+    out = np.asarray(Image.open(tmp_path / "out" / "phone_x2.png"))
+    assert out.shape == (40, 24, 3)  # upright: 20 high, 12 wide, ×2
+    if ext == "png":  # lossless: exactly the upscale of the upright picture
+        np.testing.assert_array_equal(out, _bicubic_x2(np.ascontiguousarray(np.rot90(stored, -1)), tmp_path, "up"))
+
+
+def test_float_images_converted_or_refused(tmp_path):
+    ramp = np.linspace(0, 255, 16 * 20, dtype=np.float32).reshape(16, 20)
+    Image.fromarray(ramp, "F").save(tmp_path / "f255.tif")
+    Image.fromarray(ramp / 255, "F").save(tmp_path / "f01.tif")
+    nan = ramp.copy()
+    nan[3, 4] = np.nan
+    Image.fromarray(nan, "F").save(tmp_path / "fnan.tif")
+    Image.fromarray(ramp * 2 - 100, "F").save(tmp_path / "fwide.tif")
+    r = _cli(*(tmp_path / f"{n}.tif" for n in ("f255", "f01", "fnan", "fwide")), "--output_dir", tmp_path / "out",
+             "--scale", "2")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    errors = [l for l in r.stderr.splitlines() if l.startswith("error: ")]
+    assert errors == [f"error: {tmp_path / 'fnan.tif'}: float image with 1 non-finite pixels (NaN/inf) cannot be "
+                      "interpreted",
+                      f"error: {tmp_path / 'fwide.tif'}: float image with values in [-100, 410] is in neither [0, 1] "
+                      "nor [0, 255]"]
+    expected = _bicubic_x2(np.round(ramp).astype(np.uint8), tmp_path, "u8")
+    for name in ("f255", "f01"):  # neither all white nor all black: the picture itself
+        out = np.asarray(Image.open(tmp_path / "out" / f"{name}_x2.png")).astype(int)
+        assert np.abs(out - expected).max() <= 1, name
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f01_x2.png", "f255_x2.png"]
+
+
+def test_colliding_duplicate_and_own_outputs(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    rgb = (np.random.default_rng(2).random((10, 12, 3)) * 255).astype(np.uint8)
+    for name in ("photo.jpg", "photo.png", "other.png"):
+        Image.fromarray(rgb).save(d / name)
+    out = d / "out"  # the output folder inside the input folder
+    r = _cli(d, d / "other.png", "--output_dir", out, "--scale", "2", "--overwrite")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    errors = [l for l in r.stderr.splitlines() if l.startswith("error: ")]
+    assert len(errors) == 2 and all(f"output {out / 'photo_x2.png'} would also be written for" in l for l in errors)
+    assert sorted(p.name for p in out.iterdir()) == ["other_x2.png"]  # other.png given twice: one input
+    r = _cli(d, "--output_dir", out, "--scale", "2", "--overwrite", "--format", "same")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["other_x2.png", "photo_x2.jpg", "photo_x2.png"]  # no _x2_x2
+
+
+def test_output_size_and_limits_are_bounded(tmp_path):
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "x.png")
+    r = _cli(tmp_path / "x.png", "--output_dir", tmp_path / "out", "--scale", "1000")
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "MemoryError" not in r.stderr
+    assert r.stderr.strip() == (f"error: {tmp_path / 'x.png'}: 30x20 at x1000 gives 600,000,000 output pixels, over "
+                                "the limit of 100,000,000 (raise --max_output_pixels to allow it)")
+    r = _cli(tmp_path / "x.png", "--output_dir", tmp_path / "out", "--scale", "2", "--max_pixels", "100")
+    assert r.returncode == 1  # 600 pixels: over twice the limit, so Pillow refuses it; jaxsr's limit is quoted
+    assert r.stderr.strip() == (f"error: {tmp_path / 'x.png'}: over the limit of 100 pixels (raise --max_pixels to "
+                                "allow it); refused before decoding")
+    r = _cli(tmp_path / "x.png", "--output_dir", tmp_path / "out", "--scale", "2", "--max_pixels", "0")
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: --max_pixels must be a positive number of pixels (jaxsr's default: 50,000,000)"
+    r = _cli(tmp_path / "x.png", "--output_dir", tmp_path / "out", "--scale", "1")
+    assert r.returncode == 2 and r.stderr.strip() == "error: --scale must be an integer >= 2, got 1"
+    r = subprocess.run([sys.executable, "-m", "jaxsr.upscale", "--help"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0 and "--no_progress" in r.stdout
+
+
+def test_missing_weights_name_the_flag(tmp_path, capsys):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "x.png")
+    assert upscale_main([str(tmp_path / "x.png"), "--output_dir", str(tmp_path / "o"), "--scale", "2",
+                         "--no_progress"]) == 1
+    assert capsys.readouterr().err.strip() == "error: no weights for 'vdsr' are shipped with jaxsr yet: pass --weights"
+
+
+def test_ctrl_c_one_line_and_no_partial_files(tmp_path, monkeypatch, capsys):
+    for name in ("a", "b", "c"):
+        Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(tmp_path / f"{name}.png")
+    real, calls = Upscaler.upscale, []
+
+    def interrupted(self, image):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, image)
+
+    monkeypatch.setattr(Upscaler, "upscale", interrupted)
+    code = upscale_main([*(str(tmp_path / f"{n}.png") for n in "abc"), "--output_dir", str(tmp_path / "out"),
+                         "--model", "bicubic", "--scale", "2", "--no_progress"])
+    assert code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: interrupted (outputs written so far are complete; no partial files)"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a_x2.png"]  # nothing half-written, no temp files
+
+
+def test_tile_progress_is_reported(tmp_path):
+    model = models.get("vdsr", depth=3, features=4)
+    up = Upscaler(model, init_params(model), 2, tile=8, tile_batch=3)
+    seen = []
+    up.on_tiles = lambda done, total: seen.append((done, total))
+    up.upscale(np.random.default_rng(0).random((15, 17, 3)))
+    total = seen[0][1]
+    assert total == 20 and [d for d, _ in seen] == [3, 6, 9, 12, 15, 18, 20]  # 30x34 ILR in 8x8 cores
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "x.png")
+    r = subprocess.run([sys.executable, "-m", "jaxsr.upscale", str(tmp_path / "x.png"), "--output_dir",
+                        str(tmp_path / "o"), "--model", "bicubic", "--scale", "2", "--tile", "8"], cwd=REPO,
+                       capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=300)
+    assert r.returncode == 0 and "/25 [" in r.stderr and "tile" in r.stderr  # 40x40 ILR: 5x5 tiles

@@ -21,11 +21,13 @@ __all__ = ["HRImage", "list_images", "find_dataset", "iter_images"]
 
 @dataclass(frozen=True)
 class HRImage:
-    """One HR image: ``name`` (file stem), ``image`` (H, W) or (H, W, 3) float64 in [0, 1], ``note``."""
+    """One HR image: ``name`` (file stem), ``image`` (H, W) or (H, W, 3) float64 in [0, 1], ``note``;
+    ``error``: why the file could not be read (then ``image`` is None; only with ``keep_going``)."""
 
     name: str
-    image: np.ndarray
+    image: np.ndarray | None
     note: str | None = None
+    error: str | None = None
 
 
 def list_images(folder) -> list[Path]:
@@ -50,8 +52,15 @@ def find_dataset(data_dir, name: str) -> Path:
     return folder
 
 
-def iter_images(folder) -> Iterator[HRImage]:
-    """Yield the images of ``folder`` one at a time (low memory), in name order."""
+def iter_images(folder, keep_going: bool = False) -> Iterator[HRImage]:
+    """Yield the images of ``folder`` one at a time (low memory), in name order. An unreadable file raises
+    JaxsrError, or with ``keep_going`` is yielded as ``HRImage(stem, None, error=<message>)``."""
     for path in list_images(folder):
-        image, note = read_image(path)
+        try:
+            image, note = read_image(path)
+        except JaxsrError as e:
+            if not keep_going:
+                raise
+            yield HRImage(path.stem, None, error=str(e))
+            continue
         yield HRImage(path.stem, image, note)

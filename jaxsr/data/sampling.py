@@ -19,6 +19,7 @@ single gather from the pixel buffers.
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +27,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm import tqdm
 
 from jaxsr.errors import JaxsrError
 from jaxsr.io import atomic_write_bytes
@@ -133,7 +135,11 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
             return PatchTable.load(cache_file)
     inputs, targets, meta = [], [], []
     n_in = n_tg = 0
+    tty = sys.stderr.isatty()  # a live bar on a terminal, a status line every 10 s in a log file
+    bar = tqdm(total=len(names), desc="preparing training patches", unit="img", file=sys.stderr, leave=False,
+               mininterval=0.5 if tty else 10, disable=jax.process_index() != 0)
     for i, (name, image) in enumerate(zip(names, images)):
+        bar.update(1)
         hr_full = _as_channels(np.asarray(image, np.float64), channels)
         h_full, w_full = hr_full.shape[:2]
         for s in scales:
@@ -159,6 +165,7 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
             n_in += x.shape[0] * x.shape[1]
         targets.append(hr_full.reshape(-1, channels).astype(np.float32))
         n_tg += h_full * w_full
+    bar.close()
     if not meta:
         raise JaxsrError(f"data.patch_size={patch_size} is larger than every training image")
     cols = np.asarray(meta, np.int64).T
@@ -169,6 +176,9 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         table.save(cache_file)
+        if jax.process_index() == 0:
+            print(f"note: training patches cached in {cache_file} ({cache_file.stat().st_size / 1e6:.1f} MB)",
+                  file=sys.stderr, flush=True)
     return table
 
 

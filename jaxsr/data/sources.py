@@ -90,7 +90,8 @@ def training_images(data_cfg) -> tuple[list[HRImage], dict | None]:
 
 
 class FolderImages:
-    """A benchmark folder as a sized iterable of HRImage, read one image at a time."""
+    """A benchmark folder as a sized iterable of HRImage, read one image at a time; an unreadable file
+    is an HRImage with ``error`` set, so that the others can still be scored."""
 
     def __init__(self, folder):
         self.folder, self.count = folder, len(list_images(folder))
@@ -99,7 +100,7 @@ class FolderImages:
         return self.count
 
     def __iter__(self) -> Iterator[HRImage]:
-        return iter_images(self.folder)
+        return iter_images(self.folder, keep_going=True)
 
 
 def folder_datasets(data_dir, names: Sequence[str]) -> dict[str, FolderImages]:

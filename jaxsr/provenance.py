@@ -1,0 +1,79 @@
+"""Where a result comes from: the weights file and its digest, the scales a model was trained for, and the
+metadata written next to evaluation results (model, weights, protocol, scales, jaxsr version, date)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from pathlib import Path
+
+__all__ = ["weights_record", "trained_scales", "scale_note", "results_metadata"]
+
+# Scales the published weights of a paper were trained for (VDSR: one model for x2, x3 and x4).
+PAPER_SCALES = {"vdsr": (2, 3, 4)}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_record(weights: str | None, scales=()) -> list[dict]:
+    """[{"path", "name", "sha256"}] for a weights file ({scale} substituted for each scale); a training run
+    folder is recorded by path (its checkpoint is verified when restored); [] for no weights."""
+    if not weights:
+        return []
+    paths = dict.fromkeys(str(weights).format(scale=s) for s in scales) if "{scale}" in str(weights) \
+        else {str(weights): None}
+    out = []
+    for p in map(Path, paths):
+        if p.is_file():
+            out.append({"path": str(p), "name": p.name, "sha256": _sha256(p)})
+        else:
+            out.append({"path": str(p), "name": p.name, "kind": "training run" if p.is_dir() else "missing"})
+    return out
+
+
+def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | None:
+    """Scales the weights were trained for, where that is known: a training run's ``data.scales``, or the
+    paper's published model (the authors' ``.mat`` or jaxsr's shipped weights; VDSR: 2, 3, 4); None when
+    unknown (a ``.msgpack`` file) or not applicable (models built per scale)."""
+    from jaxsr import models
+
+    if model in models.names() and models.upsampling(model) == "post":
+        return None  # EDSR is built for its scale, MDSR refuses scales it has no branch for
+    if weights and Path(weights).is_dir():
+        from jaxsr.checkpoint import read_run_config
+
+        try:
+            return tuple(int(s) for s in read_run_config(weights).data.scales)
+        except Exception:  # an unreadable run is reported by the loader itself
+            return None
+    if weights is None or str(weights).lower().endswith(".mat"):  # shipped, or the authors' own release
+        return PAPER_SCALES.get(model)
+    return None  # a params file says nothing about the scales it was trained for
+
+
+def scale_note(model: str, weights: str | None, scales) -> str | None:
+    """A ``note:`` text when some of ``scales`` are outside the scales the model was trained for."""
+    known = trained_scales(model, weights)
+    other = [s for s in scales if known is not None and s not in known]
+    if not other:
+        return None
+    listed = ", ".join(f"x{s}" for s in known)
+    return (f"{model} was trained for {listed}; {', '.join(f'x{s}' for s in other)} "
+            f"{'is' if len(other) == 1 else 'are'} outside that, expect poorer results")
+
+
+def results_metadata(model: str, label: str, weights: str | None, workdir: str | None, scales,
+                     **settings) -> dict:
+    """The ``meta`` record of a results JSON: what was evaluated, how, by which jaxsr, when (UTC)."""
+    import jaxsr
+
+    return {"model": model, "label": label,
+            "weights": weights_record(workdir or weights, scales), "workdir": workdir,
+            "scales": [int(s) for s in scales], **settings, "jaxsr_version": jaxsr.__version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
