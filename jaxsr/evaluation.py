@@ -8,6 +8,8 @@ The protocol for one HR test image at scale s (VDSR/EDSR papers, ``docs`` in the
 4. PSNR and SSIM on Y in [0, 255], prediction clipped to [0, 1], ``s`` pixels shaved from each border;
    the bicubic row is ``imresize(imresize(HR_Y, 1/s), s)`` scored the same way;
 5. dataset figures are plain means over its images.
+Quantization follows the ``protocol`` (``jaxsr.protocol``): ``"matlab"`` (default) scores uint8 Y as the
+papers' MATLAB scripts do, ``"float"`` quantizes nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from jaxsr.inference import Upscaler, colorize
 from jaxsr.io import write_image
 from jaxsr.metrics import sr_metrics
 from jaxsr.parallel import allgather
-from jaxsr.ops.color import rgb_to_ycbcr, to_y
+from jaxsr.protocol import DEFAULT_PROTOCOL, check_protocol, hr_y as protocol_hr_y, as_stored, scored
+from jaxsr.ops.color import rgb_to_ycbcr
 from jaxsr.ops.crop import modcrop
 from jaxsr.ops.resize import imresize
 
@@ -41,22 +44,24 @@ def _summary(rows: np.ndarray) -> dict:
     return {**{k: out[k] for k in _KEYS[:4]}, "images": int(len(rows)), "seconds_per_image": out["seconds"]}
 
 
-def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
-    """Score one HR image (H, W) or (H, W, 3) in [0, 1] at ``upscaler.scale``.
+def evaluate_image(hr: np.ndarray, upscaler: Upscaler, protocol: str = DEFAULT_PROTOCOL):
+    """Score one HR image (H, W) or (H, W, 3) in [0, 1] at ``upscaler.scale`` under ``protocol``.
 
     Returns:
       (metrics dict with psnr/ssim/bicubic_psnr/bicubic_ssim/seconds, sr_y, bicubic_y, hr) where the
-      images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1].
+      images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1] as scored.
     """
     s = upscaler.scale
     hr = modcrop(hr, s)
-    hr_y = to_y(hr)
+    hr_y = protocol_hr_y(hr, protocol)
     lr_y = imresize(hr_y, 1 / s)
-    bicubic_y = imresize(lr_y, s)
+    bicubic_y = scored(imresize(lr_y, s), protocol)
     if upscaler.channels == 1:
         sr_y = upscaler.upscale_channels(lr_y[..., None])[..., 0]
     else:  # RGB models: LR made in RGB; a gray image stays gray through Upscaler.upscale
-        sr_y = to_y(upscaler.upscale(imresize(hr, 1 / s)).astype(np.float64))
+        lr = as_stored(imresize(as_stored(hr, protocol), 1 / s), protocol)
+        sr_y = protocol_hr_y(upscaler.upscale(lr), protocol)  # 'matlab': Y of the uint8 RGB output
+    sr_y = scored(sr_y, protocol)
     seconds = upscaler.last_seconds
     psnr, ssim = sr_metrics(sr_y, hr_y, s)
     bpsnr, bssim = sr_metrics(bicubic_y, hr_y, s)
@@ -65,7 +70,8 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
 
 
 def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[str, Collection],
-             scales, save_images=None, progress: bool = True, gray_as_rgb: bool = False) -> dict:
+             scales, save_images=None, progress: bool = True, gray_as_rgb: bool = False,
+             protocol: str = DEFAULT_PROTOCOL) -> dict:
     """Evaluate on datasets; returns the ``--results_json`` dict.
 
     Args:
@@ -77,11 +83,14 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
       gray_as_rgb: score grayscale images as if they were RGB with three equal channels (Y = 16/255 +
         219/255·gray), as pipelines that load every image as colour (cv2, PIL ``convert("RGB")``) do.
         The papers' MATLAB protocol uses the gray value itself (default), which matches their tables.
+      protocol: ``"matlab"`` (uint8 quantization as the papers' scripts) or ``"float"``; see
+        ``jaxsr.protocol``.
 
     Returns:
       ``{dataset: {str(scale): {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images",
-      "seconds_per_image"}}}``.
+      "seconds_per_image", "protocol"}}}``.
     """
+    check_protocol(protocol)
     upscalers = {s: upscaler_for_scale(s) for s in scales}
     rank, ranks = jax.process_index(), jax.process_count()  # images are split across processes
     rows = {(d, s): np.zeros((len(images), len(_KEYS))) for d, images in datasets.items() for s in scales}
@@ -98,7 +107,7 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
                 image = np.repeat(image[..., None], 3, axis=-1)
             for s in scales:
                 bar.set_description(f"{name} x{s} {item.name}")
-                metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s])
+                metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s], protocol)
                 rows[name, s][i] = [metrics[k] for k in _KEYS]
                 if save_images:
                     _save(Path(save_images) / name / f"x{s}", item.name, hr, sr_y, bicubic_y, s)
@@ -108,7 +117,7 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
     for (d, s), local in rows.items():
         gathered = allgather(local)  # (processes, images, keys); image i was scored by process i % ranks
         owned = gathered[np.arange(len(local)) % ranks, np.arange(len(local))]
-        results.setdefault(d, {})[str(s)] = _summary(owned)
+        results.setdefault(d, {})[str(s)] = {**_summary(owned), "protocol": protocol}
     return results
 
 

@@ -7,9 +7,9 @@ from typing import Callable
 from jaxsr import models
 from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
-from jaxsr.weights import check_params, load_weights
+from jaxsr.weights import check_params, read_weights
 
-__all__ = ["upscaler_factory", "build_model", "load", "run_eval_scales"]
+__all__ = ["upscaler_factory", "build_model", "load", "run_eval_scales", "file_model_kwargs"]
 
 
 def build_model(name: str, scale: int, **kwargs):
@@ -20,6 +20,17 @@ def build_model(name: str, scale: int, **kwargs):
         return models.get(name, **kwargs)
     except ValueError as e:
         raise JaxsrError(str(e)) from None
+
+
+def file_model_kwargs(name: str, file_kwargs: dict, source: str) -> dict:
+    """The network a weights file describes (an authors' ``.mat``: SRCNN filter sizes and replicated
+    borders, VDSR depth), as constructor arguments for model ``name``; JaxsrError where the file
+    contradicts what the registered name fixes (e.g. a 9-1-5 file for ``srcnn_955``)."""
+    fixed = models.defaults(name)
+    for key, value in file_kwargs.items():
+        if key in fixed and fixed[key] != value:
+            raise JaxsrError(f"{source} holds a model with {key}={value}, but {name!r} has {key}={fixed[key]}")
+    return dict(file_kwargs)
 
 
 def run_eval_scales(config) -> list[int]:
@@ -35,9 +46,9 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
                      ensemble: bool = False) -> tuple[Callable[[int], Upscaler], str]:
     """(scale → Upscaler, table label) for ``model_name`` with params from ``weights``.
 
-    Pre-upsampling models load ``weights`` once for all scales; post-upsampling models are built per
-    scale and ``{scale}`` in ``weights`` is replaced by the scale. Parameter-free models (bicubic) need no
-    weights.
+    ``{scale}`` in ``weights`` is replaced by each scale (one file per scale: EDSR, the SRCNN authors'
+    models); each file is read once. An authors' ``.mat`` also sets the network it holds (SRCNN's filter
+    sizes and replicated borders). Parameter-free models (bicubic) need no weights.
     """
     if workdir is not None:
         from jaxsr.checkpoint import restore_for_eval
@@ -47,19 +58,15 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
     label = model_name.upper() + ("+" if ensemble else "")
     cache: dict = {}
 
-    def params_for(model, scale: int):
-        path = weights.format(scale=scale) if weights else None
-        if path not in cache:
-            if path is None:
-                cache[path] = check_params(model, {}, source=f"model {model_name!r} without --weights")
-            else:
-                cache[path] = load_weights(path, model)
-        return cache[path]
-
     def factory(scale: int) -> Upscaler:
-        model = build_model(model_name, scale)
+        path = weights.format(scale=scale) if weights else None
         try:
-            params = params_for(model, scale)
+            if path not in cache:
+                cache[path] = read_weights(path) if path else ({}, {})
+            params, file_kwargs = cache[path]
+            source = path or f"model {model_name!r} without --weights"
+            model = build_model(model_name, scale, **file_model_kwargs(model_name, file_kwargs, source))
+            params = check_params(model, params, source=source)
         except JaxsrError as e:
             if weights is None:
                 raise JaxsrError(f"model {model_name!r} needs --weights") from None
@@ -74,7 +81,8 @@ def load(name: str, weights=None, scale: int | None = None, **kwargs):
 
     Args:
       name: registered model name (``jaxsr.models.names()``).
-      weights: a params file (``.msgpack``, or the VDSR authors' MatConvNet ``.mat``), a training run folder
+      weights: a params file (``.msgpack``, or the VDSR or SRCNN authors' ``.mat``, which also sets the
+        network it holds, e.g. SRCNN 9-5-5 with replicated borders), a training run folder
         (its latest checkpoint; the run's own model settings are used), or None for the weights shipped
         with jaxsr (``jaxsr/pretrained/<name>.msgpack``).
       scale: for single-scale post-upsampling models (EDSR), the scale they were trained for.
@@ -93,13 +101,16 @@ def load(name: str, weights=None, scale: int | None = None, **kwargs):
         return run_model(weights, scale, **kwargs)
     if scale is None and models.upsampling(name) == "post" and not models.multi_scale(name):
         raise JaxsrError(f"model {name!r} is built for one scale: pass scale=")
-    model = build_model(name, scale or 2, **kwargs)
+    build_model(name, scale or 2, **kwargs)  # unknown names and arguments fail before any file is read
     if weights is None:
         shipped = Path(__file__).parent / "pretrained" / f"{name}.msgpack"
         if not shipped.is_file():  # fine for parameter-free models (bicubic), an error otherwise
+            model = build_model(name, scale or 2, **kwargs)
             try:
                 return model, check_params(model, {})
             except JaxsrError:
                 raise JaxsrError(f"no weights for {name!r} are shipped with jaxsr yet: pass weights=") from None
         weights = shipped
-    return model, load_weights(weights, model)
+    params, file_kwargs = read_weights(weights)
+    model = build_model(name, scale or 2, **{**file_model_kwargs(name, file_kwargs, str(weights)), **kwargs})
+    return model, check_params(model, params, source=str(weights))

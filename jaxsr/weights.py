@@ -1,7 +1,7 @@
 """Saving and loading model parameters in safe formats, and checking that they fit a model.
 
-Formats: ``.msgpack`` (flax.serialization, no pickle) for single files, the VDSR authors' MatConvNet
-``.mat`` (read only), and orbax checkpoints of training runs (see ``jaxsr.checkpoint``).
+Formats: ``.msgpack`` (flax.serialization, no pickle) for single files, the VDSR and SRCNN authors'
+``.mat`` files (read only; they also describe their network), and orbax checkpoints of training runs (see ``jaxsr.checkpoint``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from flax.traverse_util import flatten_dict
 from jaxsr.errors import JaxsrError
 from jaxsr.io import atomic_write_bytes
 
-__all__ = ["save_params", "load_params", "load_weights", "check_params", "init_params"]
+__all__ = ["save_params", "load_params", "read_weights", "load_weights", "check_params", "init_params"]
 
 
 def save_params(path, params) -> None:
@@ -61,17 +61,21 @@ def check_params(model: nn.Module, params, source: str = "params") -> dict:
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
 
 
-def load_weights(path, model: nn.Module) -> dict:
-    """Load params for ``model`` from ``.msgpack`` or a MatConvNet ``.mat``, checked to fit."""
+def read_weights(path) -> tuple[dict, dict]:
+    """(params, model kwargs) from ``.msgpack`` (kwargs ``{}``) or an authors' ``.mat`` (kwargs describe
+    the network in the file, e.g. SRCNN's ``filters`` and ``border="replicate"``); not yet checked."""
     path = Path(path)
     if not path.exists():
         raise JaxsrError(f"{path}: no such file")
     if path.suffix.lower() == ".mat":
-        from jaxsr.convert import read_matconvnet_vdsr
+        from jaxsr.convert import read_mat
 
-        params, _ = read_matconvnet_vdsr(path)
-    elif path.suffix.lower() == ".msgpack":
-        params = load_params(path)
-    else:
-        raise JaxsrError(f"{path}: unknown weights format (expected .msgpack or .mat)")
-    return check_params(model, params, source=str(path))
+        return read_mat(path)[1:]
+    if path.suffix.lower() == ".msgpack":
+        return load_params(path), {}
+    raise JaxsrError(f"{path}: unknown weights format (expected .msgpack or .mat)")
+
+
+def load_weights(path, model: nn.Module) -> dict:
+    """Load params for ``model`` from ``.msgpack`` or an authors' ``.mat``, checked to fit."""
+    return check_params(model, read_weights(path)[0], source=str(path))
