@@ -3,8 +3,10 @@
   python evaluate.py --model vdsr --weights ../shared/weights/VDSR_Official.mat \
       --data_dir ../shared/data/test --datasets Set5,Set14,B100 --scales 2,3,4 --results_json out.json
 
-``--weights`` takes a ``.msgpack`` params file or the VDSR authors' MatConvNet ``.mat``; for models built
-per scale, ``{scale}`` in the path is replaced by each scale. ``--workdir`` evaluates the latest checkpoint
+``--weights`` takes a ``.msgpack`` params file or an authors' ``.mat`` (VDSR's MatConvNet model, SRCNN's
+models, e.g. ``'.../SRCNN_9-5-5_ImageNet_x{scale}.mat'`` with ``--model srcnn``); ``{scale}`` in the path
+is replaced by each scale. ``--protocol`` picks the quantization (``jaxsr.protocol``): ``matlab`` (default,
+the papers' tables) or ``float``. ``--workdir`` evaluates the latest checkpoint
 of a training run with that run's own config.
 """
 
@@ -26,6 +28,8 @@ flags.DEFINE_string("save_images", None, "Write SR outputs and comparison crops 
 flags.DEFINE_bool("self_ensemble", False, "Average over the 8 flips/rotations (the '+' results).")
 flags.DEFINE_bool("gray_as_rgb", False, "Score grayscale images as 3-channel RGB (cv2/PIL-style loaders) "
                   "instead of using the gray value as Y (the papers' MATLAB protocol).")
+flags.DEFINE_enum("protocol", "matlab", ["matlab", "float"], "Evaluation protocol: 'matlab' scores uint8 Y "
+                  "as the papers' MATLAB scripts (their tables); 'float' quantizes nothing.")
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 FLAGS = flags.FLAGS
 
@@ -52,7 +56,7 @@ def main(argv):
         else:
             raise JaxsrError("--data_dir is required (or --workdir of a training run)")
         results = evaluate(factory, datasets, scales, save_images=FLAGS.save_images, progress=FLAGS.progress,
-                           gray_as_rgb=FLAGS.gray_as_rgb)
+                           gray_as_rgb=FLAGS.gray_as_rgb, protocol=FLAGS.protocol)
         print(markdown_table(results, label))
         if FLAGS.results_json:
             atomic_write_bytes(FLAGS.results_json, (json.dumps(results, indent=2) + "\n").encode())

@@ -74,4 +74,5 @@ def get_config():
     config.eval.data_dir = ""  # Benchmark root with <name>/ folders; "" = the embedded held-out photos.
     config.eval.datasets = "Set5"  # Comma-separated dataset names under eval.data_dir.
     config.eval.scales = (2, 3, 4)  # Scales evaluated.
+    config.eval.protocol = "matlab"  # 'matlab': uint8 Y as the papers' tables; 'float': no quantization.
     return config

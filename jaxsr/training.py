@@ -30,6 +30,7 @@ from jaxsr.inference import Upscaler
 from jaxsr.optim import make_optimizer
 from jaxsr.loading import build_model, run_eval_scales
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
+from jaxsr.protocol import DEFAULT_PROTOCOL, PROTOCOLS
 from jaxsr.summary import MetricWriter
 from jaxsr.train_step import TrainState, make_runner
 from jaxsr.weights import init_params
@@ -65,6 +66,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise JaxsrError(f"data.scales: {config.model.name} is built for one scale; train one scale per run")
     if config.compute_dtype not in ("float32", "bfloat16"):
         raise JaxsrError(f"compute_dtype must be 'float32' or 'bfloat16', got {config.compute_dtype!r}")
+    if _protocol(config) not in PROTOCOLS:
+        raise JaxsrError(f"eval.protocol must be one of {', '.join(PROTOCOLS)}, got {_protocol(config)!r}")
+
+
+def _protocol(config) -> str:
+    """The validation protocol, ``eval.protocol`` (runs configured before it existed: the default)."""
+    return config.eval.get("protocol", DEFAULT_PROTOCOL)
 
 
 def resolve_steps(config: ml_collections.ConfigDict, tables: list[PatchTable]) -> ml_collections.ConfigDict:
@@ -158,7 +166,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         with _StopRequest() as stop:
             state = _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, upscalers,
                           eval_model, process0)
-        results = _evaluate(eval_model, state.params, eval_sets, eval_scales, upscalers)
+        results = _evaluate(eval_model, state.params, eval_sets, eval_scales, upscalers, _protocol(config))
         writer.write(int(state.step), _val_scalars(results))
     finally:
         writer.close()
@@ -230,7 +238,7 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
             last_good = step
         if config.eval.every_steps and step % config.eval.every_steps == 0 and step < total:
             writer.write(step, _val_scalars(_evaluate(model, state.params, eval_sets, eval_scales, upscalers,
-                                                      progress=False)))
+                                                      _protocol(config))))
     check_and_flush()
     if last_good != step:  # interrupted, or nothing to train (total_steps = 0): keep the state evaluated
         ckpt.save(step, state.params, _train_items(state))
@@ -242,7 +250,7 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
     return state
 
 
-def _evaluate(model, params, eval_sets, scales, upscalers, progress=False):
+def _evaluate(model, params, eval_sets, scales, upscalers, protocol, progress=False):
     """Validation PSNR/SSIM with cached per-scale Upscalers (compiled once per image shape)."""
     params = local_copy(params)  # process-local: every process scores its share of the images
 
@@ -252,7 +260,7 @@ def _evaluate(model, params, eval_sets, scales, upscalers, progress=False):
         upscalers[scale].params = params
         return upscalers[scale]
 
-    return evaluate(factory, eval_sets, [int(s) for s in scales], progress=progress)
+    return evaluate(factory, eval_sets, [int(s) for s in scales], progress=progress, protocol=protocol)
 
 
 def _val_scalars(results: dict) -> dict:

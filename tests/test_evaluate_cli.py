@@ -50,7 +50,8 @@ def test_bicubic_table_json_and_images(bench, tmp_path):
     assert "palette image converted to RGB" in r.stderr and "alpha channel dropped" in r.stderr
     res = json.loads(out.read_text())
     cell = res["Tiny"]["2"]
-    assert set(cell) == {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images", "seconds_per_image"}
+    assert set(cell) == {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images", "seconds_per_image", "protocol"}
+    assert cell["protocol"] == "matlab"  # the default
     assert cell["images"] == 4
     assert cell["psnr"] == pytest.approx(cell["bicubic_psnr"], abs=1e-9)  # the model *is* bicubic
     assert 20 < cell["bicubic_psnr"] < 60 and 0 < cell["bicubic_ssim"] <= 1
