@@ -9,7 +9,7 @@ from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.weights import check_params, read_weights
 
-__all__ = ["upscaler_factory", "build_model", "load", "run_eval_scales", "file_model_kwargs"]
+__all__ = ["upscaler_factory", "build_model", "load", "run_eval_scales", "build_for_weights"]
 
 
 def build_model(name: str, scale: int, **kwargs):
@@ -22,15 +22,20 @@ def build_model(name: str, scale: int, **kwargs):
         raise JaxsrError(str(e)) from None
 
 
-def file_model_kwargs(name: str, file_kwargs: dict, source: str) -> dict:
-    """The network a weights file describes (an authors' ``.mat``: SRCNN filter sizes and replicated
-    borders, VDSR depth), as constructor arguments for model ``name``; JaxsrError where the file
-    contradicts what the registered name fixes (e.g. a 9-1-5 file for ``srcnn_955``)."""
+def build_for_weights(name: str, scale: int, file_kwargs: dict, source: str, **kwargs):
+    """Build model ``name`` for the network a weights file describes (an authors' ``.mat``: SRCNN filter
+    sizes and replicated borders, VDSR depth); ``kwargs`` override. JaxsrError where the file contradicts
+    the model (e.g. a 9-1-5 file for ``srcnn_955``, an SRCNN file for ``vdsr``)."""
     fixed = models.defaults(name)
     for key, value in file_kwargs.items():
-        if key in fixed and fixed[key] != value:
+        if key in fixed and fixed[key] != value and key not in kwargs:
             raise JaxsrError(f"{source} holds a model with {key}={value}, but {name!r} has {key}={fixed[key]}")
-    return dict(file_kwargs)
+    try:
+        return build_model(name, scale, **{**file_kwargs, **kwargs})
+    except JaxsrError as e:
+        if not file_kwargs:
+            raise
+        raise JaxsrError(f"{source} does not hold a {name!r} model ({e})") from None
 
 
 def run_eval_scales(config) -> list[int]:
@@ -65,7 +70,7 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
                 cache[path] = read_weights(path) if path else ({}, {})
             params, file_kwargs = cache[path]
             source = path or f"model {model_name!r} without --weights"
-            model = build_model(model_name, scale, **file_model_kwargs(model_name, file_kwargs, source))
+            model = build_for_weights(model_name, scale, file_kwargs, source)
             params = check_params(model, params, source=source)
         except JaxsrError as e:
             if weights is None:
@@ -112,5 +117,5 @@ def load(name: str, weights=None, scale: int | None = None, **kwargs):
                 raise JaxsrError(f"no weights for {name!r} are shipped with jaxsr yet: pass weights=") from None
         weights = shipped
     params, file_kwargs = read_weights(weights)
-    model = build_model(name, scale or 2, **{**file_model_kwargs(name, file_kwargs, str(weights)), **kwargs})
+    model = build_for_weights(name, scale or 2, file_kwargs, str(weights), **kwargs)
     return model, check_params(model, params, source=str(weights))

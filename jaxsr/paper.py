@@ -79,10 +79,13 @@ def reproduce(table: str, data_dir, weights: dict, scales=None, datasets=None,
         raise JaxsrError(f"{table} has scales {all_scales}, asked for {scales}")
     methods = [m for m in spec["methods"] if m == "Bicubic" or weights.get(m)]
     sets = {d: FolderImages(find_dataset(data_dir, f)) for d, f in found.items()}
-    rows = []
+    upscalers = {}  # every weights file is read (and checked) before the first image is scored
     for method in methods:
         factory, _ = upscaler_factory(MODELS[method], weights.get(method))
-        results = evaluate(factory, sets, scales, progress=progress, protocol=protocol)
+        upscalers[method] = {s: factory(s) for s in scales}
+    rows = []
+    for method in methods:
+        results = evaluate(upscalers[method].__getitem__, sets, scales, progress=progress, protocol=protocol)
         for d, by_scale in results.items():
             for s, r in by_scale.items():
                 paper_psnr, paper_ssim = values[d][s][method]
