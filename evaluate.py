@@ -29,7 +29,8 @@ flags.DEFINE_bool("self_ensemble", False, "Average over the 8 flips/rotations (t
 flags.DEFINE_bool("gray_as_rgb", False, "Score grayscale images as 3-channel RGB (cv2/PIL-style loaders) "
                   "instead of using the gray value as Y (the papers' MATLAB protocol).")
 flags.DEFINE_enum("protocol", "matlab", ["matlab", "float"], "Evaluation protocol: 'matlab' scores uint8 Y "
-                  "as the papers' MATLAB scripts (their tables); 'float' quantizes nothing.")
+                  "as the papers' MATLAB scripts (their tables); 'float' quantizes nothing "
+                  "(with --workdir: default = the run's own eval.protocol).")
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
 FLAGS = flags.FLAGS
 
@@ -49,6 +50,9 @@ def main(argv):
         run_config = read_run_config(FLAGS.workdir) if FLAGS.workdir else None
         if run_config is not None and not FLAGS["scales"].present:
             scales = run_eval_scales(run_config)  # the run's own validation scales
+        protocol = FLAGS.protocol
+        if run_config is not None and not FLAGS["protocol"].present:
+            protocol = run_config.eval.get("protocol", protocol)  # the run's own validation protocol
         if FLAGS.data_dir:
             datasets = folder_datasets(FLAGS.data_dir, FLAGS.datasets)
         elif run_config is not None:
@@ -56,7 +60,7 @@ def main(argv):
         else:
             raise JaxsrError("--data_dir is required (or --workdir of a training run)")
         results = evaluate(factory, datasets, scales, save_images=FLAGS.save_images, progress=FLAGS.progress,
-                           gray_as_rgb=FLAGS.gray_as_rgb, protocol=FLAGS.protocol)
+                           gray_as_rgb=FLAGS.gray_as_rgb, protocol=protocol)
         print(markdown_table(results, label))
         if FLAGS.results_json:
             atomic_write_bytes(FLAGS.results_json, (json.dumps(results, indent=2) + "\n").encode())

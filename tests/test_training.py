@@ -135,6 +135,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(folder, tmp_path):
     ({"data.patch_size": 100}, "data.patch_size=100 is larger than"),
     ({"data.sampler": "gpu"}, "data.sampler must be"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"eval.protocol": "uint16"}, "eval.protocol must be one of matlab, float"),
 ])
 def test_bad_config_fails_at_start_naming_the_field(folder, tmp_path, overrides, needle):
     with pytest.raises(JaxsrError, match=needle.replace("(", r"\(").replace(")", r"\)")):
