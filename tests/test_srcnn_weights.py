@@ -101,3 +101,9 @@ def test_vdsr_table3_set5_x2_regression():
         assert row["images"] == 5
         assert abs(row["psnr_diff"]) < 0.01 and abs(row["ssim_diff"]) < 0.0001, row
         assert row["psnr"] == pytest.approx(p, abs=2e-4) and row["ssim"] == pytest.approx(s, abs=1e-4)
+    # Bicubic alone is cheap: the x3 and x4 rows too.
+    rows = reproduce("vdsr_table3", data.parent, {}, scales=[3, 4], datasets=["Set5"], progress=False)["rows"]
+    assert [r["method"] for r in rows] == ["Bicubic", "Bicubic"]
+    for row, (p, s) in zip(rows, [(30.3922, 0.8682), (28.4207, 0.8104)]):
+        assert row["psnr"] == pytest.approx(p, abs=2e-4) and row["ssim"] == pytest.approx(s, abs=1e-4)
+        assert abs(row["psnr_diff"]) < 0.01 and abs(row["ssim_diff"]) < 0.0001, row
