@@ -1,7 +1,8 @@
 """Saving and loading model parameters in safe formats, and checking that they fit a model.
 
 Formats: ``.msgpack`` (flax.serialization, no pickle) for single files, the VDSR and SRCNN authors'
-``.mat`` files (read only; they also describe their network), and orbax checkpoints of training runs (see ``jaxsr.checkpoint``).
+``.mat`` files (read only; they also describe their network), and orbax checkpoints of training runs
+(see ``jaxsr.checkpoint``).
 """
 
 from __future__ import annotations
