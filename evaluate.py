@@ -3,20 +3,24 @@
   python evaluate.py --model vdsr --weights ../shared/weights/VDSR_Official.mat \
       --data_dir ../shared/data/test --datasets Set5,Set14,B100 --scales 2,3,4 --results_json out.json
 
-``--weights`` takes a ``.msgpack`` params file or the VDSR authors' MatConvNet ``.mat``; for models built
-per scale, ``{scale}`` in the path is replaced by each scale. ``--workdir`` evaluates the latest checkpoint
-of a training run with that run's own config. Output paths are checked before any work; an unreadable
-image is reported (``error: ...``), the others are scored, and the exit status is 1.
+``--weights`` takes a ``.msgpack`` params file, an authors' ``.mat`` (VDSR's MatConvNet model, SRCNN's
+models, e.g. ``'.../SRCNN_9-5-5_ImageNet_x{scale}.mat'`` with ``--model srcnn``), an EDSR-PyTorch ``.pt`` or
+a training run folder; ``{scale}`` in the path is replaced by each scale. ``--protocol`` picks the
+quantization (``jaxsr.protocol``): ``matlab`` (default, the papers' tables) or ``float``. ``--workdir``
+evaluates the latest checkpoint of a training run with that run's own config. Output paths are checked
+before any work; an unreadable image is reported (``error: ...``), the others are scored, and the exit
+status is 1.
 """
 
 from __future__ import annotations
 
 import json
 
-from absl import app, flags
+from absl import flags
 
 flags.DEFINE_string("model", "vdsr", "Registered model name (see jaxsr.models.names()).")
-flags.DEFINE_string("weights", None, "Params file (.msgpack or MatConvNet .mat); '{scale}' is substituted.")
+flags.DEFINE_string("weights", None, "Params file (.msgpack, an authors' .mat, an EDSR-PyTorch .pt) or a "
+                    "training run folder; '{scale}' is substituted.")
 flags.DEFINE_string("workdir", None, "Training run folder: evaluate its latest checkpoint with its config.")
 flags.DEFINE_string("data_dir", None, "Folder with one sub-folder of HR images per dataset "
                     "(with --workdir: default = the run's own validation images).")
@@ -30,6 +34,9 @@ flags.DEFINE_string("report", None, "Write an HTML report (index.html: the table
 flags.DEFINE_bool("self_ensemble", False, "Average over the 8 flips/rotations (the '+' results).")
 flags.DEFINE_bool("gray_as_rgb", False, "Score grayscale images as 3-channel RGB (cv2/PIL-style loaders) "
                   "instead of using the gray value as Y (the papers' MATLAB protocol).")
+flags.DEFINE_enum("protocol", "matlab", ["matlab", "float"], "Evaluation protocol: 'matlab' scores uint8 Y "
+                  "as the papers' MATLAB scripts (their tables); 'float' quantizes nothing "
+                  "(with --workdir: default = the run's own eval.protocol).")
 flags.DEFINE_bool("no_progress", False, "No progress bar on stderr.")
 FLAGS = flags.FLAGS
 
@@ -63,6 +70,9 @@ def main(argv):
         run_config = read_run_config(FLAGS.workdir) if FLAGS.workdir else None
         if run_config is not None and not FLAGS["scales"].present:
             scales = run_eval_scales(run_config)  # the run's own validation scales
+        protocol = FLAGS.protocol
+        if run_config is not None and not FLAGS["protocol"].present:
+            protocol = run_config.eval.get("protocol", protocol)  # the run's own validation protocol
         if FLAGS.data_dir:
             datasets = folder_datasets(FLAGS.data_dir, FLAGS.datasets)
         elif run_config is not None:
@@ -75,12 +85,12 @@ def main(argv):
             print(f"note: {note}", file=sys.stderr)
         errors: list[str] = []
         results = evaluate(factory, datasets, scales, save_images=images_dir, progress=not FLAGS.no_progress,
-                           gray_as_rgb=FLAGS.gray_as_rgb, errors=errors, label=label)
+                           gray_as_rgb=FLAGS.gray_as_rgb, errors=errors, label=label,
+                           protocol=protocol)
         print(markdown_table(results, label))
         settings = {"self_ensemble": FLAGS.self_ensemble, "gray_as_rgb": FLAGS.gray_as_rgb,
                     "datasets": list(datasets)}
-        if "protocol" in FLAGS:
-            settings["protocol"] = FLAGS["protocol"].value
+        settings["protocol"] = protocol
         settings.update({"note": note, "errors": errors} if note or errors else {})
         meta = results_metadata(model, label, FLAGS.weights, FLAGS.workdir, scales, **settings)
         if FLAGS.results_json:

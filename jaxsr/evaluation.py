@@ -8,6 +8,8 @@ The protocol for one HR test image at scale s (VDSR/EDSR papers, ``docs`` in the
 4. PSNR and SSIM on Y in [0, 255], prediction clipped to [0, 1], ``s`` pixels shaved from each border;
    the bicubic row is ``imresize(imresize(HR_Y, 1/s), s)`` scored the same way;
 5. dataset figures are plain means over its images.
+Quantization follows the ``protocol`` (``jaxsr.protocol``): ``"matlab"`` (default) scores uint8 Y as the
+papers' MATLAB scripts do, ``"float"`` quantizes nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.metrics import sr_metrics
 from jaxsr.parallel import allgather
-from jaxsr.ops.color import to_y
+from jaxsr.protocol import DEFAULT_PROTOCOL, as_stored, check_protocol, hr_y as protocol_hr_y, scored
 from jaxsr.ops.crop import modcrop
 from jaxsr.ops.resize import imresize
 
@@ -48,12 +50,13 @@ def _summary(rows: np.ndarray, names: list[str]) -> dict:
             "per_image": per_image}
 
 
-def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
-    """Score one HR image (H, W) or (H, W, 3) in [0, 1] at ``upscaler.scale``.
+def evaluate_image(hr: np.ndarray, upscaler: Upscaler, protocol: str = DEFAULT_PROTOCOL):
+    """Score one HR image (H, W) or (H, W, 3) in [0, 1] at ``upscaler.scale`` under ``protocol``.
 
     Returns:
       (metrics dict with psnr/ssim/bicubic_psnr/bicubic_ssim/seconds/seconds_with_compile, sr_y,
-      bicubic_y, hr) where the images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1].
+      bicubic_y, hr) where the images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1] as
+      scored.
     Raises:
       JaxsrError: the image is too small to score at this scale (SSIM's 11×11 window after shaving).
     """
@@ -62,13 +65,15 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler):
     problem = _too_small(hr.shape, s)
     if problem:
         raise JaxsrError(problem)
-    hr_y = to_y(hr)
+    hr_y = protocol_hr_y(hr, protocol)
     lr_y = imresize(hr_y, 1 / s)
-    bicubic_y = imresize(lr_y, s)
+    bicubic_y = scored(imresize(lr_y, s), protocol)
     if upscaler.channels == 1:
         sr_y = upscaler.upscale_channels(lr_y[..., None])[..., 0]
     else:  # RGB models: LR made in RGB; a gray image stays gray through Upscaler.upscale
-        sr_y = to_y(upscaler.upscale(imresize(hr, 1 / s)).astype(np.float64))
+        lr = as_stored(imresize(as_stored(hr, protocol), 1 / s), protocol)
+        sr_y = protocol_hr_y(upscaler.upscale(lr), protocol)  # 'matlab': Y of the uint8 RGB output
+    sr_y = scored(sr_y, protocol)
     seconds, compiling = upscaler.last_seconds, upscaler.last_compile_seconds
     psnr, ssim = sr_metrics(sr_y, hr_y, s)
     bpsnr, bssim = sr_metrics(bicubic_y, hr_y, s)
@@ -88,7 +93,7 @@ def _too_small(shape, s: int) -> str | None:
 
 def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[str, Collection],
              scales, save_images=None, progress: bool = True, gray_as_rgb: bool = False,
-             errors: list | None = None, label: str = "model") -> dict:
+             errors: list | None = None, label: str = "model", protocol: str = DEFAULT_PROTOCOL) -> dict:
     """Evaluate on datasets; returns the ``--results_json`` dict.
 
     Args:
@@ -103,14 +108,17 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
         The papers' MATLAB protocol uses the gray value itself (default), which matches their tables.
       errors: if given, an image that cannot be read or scored is reported on stderr (``error: ...``),
         appended here and left out; the others are still scored. None: the JaxsrError propagates.
+      protocol: ``"matlab"`` (uint8 quantization as the papers' scripts) or ``"float"``; see
+        ``jaxsr.protocol``.
 
     Returns:
       ``{dataset: {str(scale): {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images", "failed",
-      "seconds_per_image", "seconds_per_image_with_compile", "per_image": [{"name", "psnr", ...}]}}}``;
-      seconds exclude (or include) the one-off compilations.
+      "seconds_per_image", "seconds_per_image_with_compile", "per_image": [{"name", "psnr", ...}],
+      "protocol"}}}``; seconds exclude (or include) the one-off compilations.
     """
     from jaxsr.report import save_outputs
 
+    check_protocol(protocol)
     upscalers = {s: upscaler_for_scale(s) for s in scales}
     rank, ranks = jax.process_index(), jax.process_count()  # images are split across processes
     rows = {(d, s): np.zeros((len(images), len(_KEYS))) for d, images in datasets.items() for s in scales}
@@ -145,7 +153,7 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
             for s in scales:
                 bar.set_description(f"{name} x{s} {item.name}")
                 try:
-                    metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s])
+                    metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s], protocol)
                 except JaxsrError as e:
                     failed(f"{name}/{item.name}: {e}")
                 else:
@@ -159,7 +167,7 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
     for (d, s), local in rows.items():
         gathered = allgather(local)  # (processes, images, keys); image i was scored by process i % ranks
         owned = gathered[np.arange(len(local)) % ranks, np.arange(len(local))]
-        results.setdefault(d, {})[str(s)] = _summary(owned, names[d])
+        results.setdefault(d, {})[str(s)] = {**_summary(owned, names[d]), "protocol": protocol}
     return results
 
 

@@ -137,7 +137,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         with _StopRequest() as stop:
             state = _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, upscalers,
                           eval_model, process0, None if restored is None else restored[0])
-        results = _evaluate(eval_model, state.params, eval_sets, eval_scales, upscalers)
+        results = _evaluate(eval_model, state.params, eval_sets, eval_scales, upscalers, config.eval.protocol)
         writer.write(int(state.step), _val_scalars(results))
     finally:
         writer.close()
@@ -235,7 +235,7 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
                 awaiting = step
             if config.eval.every_steps and step % config.eval.every_steps == 0 and step < total:
                 writer.write(step, _val_scalars(_evaluate(model, state.params, eval_sets, eval_scales,
-                                                          upscalers, progress=False)))
+                                                          upscalers, config.eval.protocol)))
         if awaiting is None and last_good != step:  # interrupted, or nothing trained yet (total_steps = 0)
             ckpt.save(step, state.params, _train_items(state))
             awaiting = step
@@ -257,7 +257,7 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
     return state
 
 
-def _evaluate(model, params, eval_sets, scales, upscalers, progress=False):
+def _evaluate(model, params, eval_sets, scales, upscalers, protocol, progress=False):
     """Validation PSNR/SSIM with cached per-scale Upscalers (compiled once per image shape)."""
     params = local_copy(params)  # process-local: every process scores its share of the images
 
@@ -267,7 +267,7 @@ def _evaluate(model, params, eval_sets, scales, upscalers, progress=False):
         upscalers[scale].params = params
         return upscalers[scale]
 
-    return evaluate(factory, eval_sets, [int(s) for s in scales], progress=progress)
+    return evaluate(factory, eval_sets, [int(s) for s in scales], progress=progress, protocol=protocol)
 
 
 def _val_scalars(results: dict) -> dict:

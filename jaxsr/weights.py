@@ -1,8 +1,9 @@
 """Saving and loading model parameters in safe formats, and checking that they fit a model.
 
-Formats: ``.msgpack`` (flax.serialization, no pickle) for single files, the VDSR authors' MatConvNet
-``.mat`` and EDSR-PyTorch's ``.pt`` (read only; ``jaxsr.torch_import`` reads them without torch or pickle
-code), and orbax checkpoints of training runs (see ``jaxsr.checkpoint``).
+Formats: ``.msgpack`` (flax.serialization, no pickle) for single files, the VDSR and SRCNN authors'
+``.mat`` files (read only; they also describe their network), EDSR-PyTorch's ``.pt`` (read only;
+``jaxsr.torch_import`` reads them without torch or pickle code), and orbax checkpoints of training runs
+(see ``jaxsr.checkpoint``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flax.traverse_util import flatten_dict
 from jaxsr.errors import JaxsrError
 from jaxsr.io import atomic_write_bytes
 
-__all__ = ["save_params", "load_params", "load_weights", "check_params", "init_params"]
+__all__ = ["save_params", "load_params", "read_weights", "load_weights", "check_params", "init_params"]
 
 
 def save_params(path, params) -> None:
@@ -62,22 +63,30 @@ def check_params(model: nn.Module, params, source: str = "params") -> dict:
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
 
 
-def load_weights(path, model: nn.Module) -> dict:
-    """Load params for ``model`` from ``.msgpack``, a MatConvNet ``.mat`` or an EDSR-PyTorch ``.pt``/``.pth``,
-    checked to fit."""
+def read_weights(path, model: nn.Module | None = None) -> tuple[dict, dict]:
+    """(params, model kwargs) from ``.msgpack`` (kwargs ``{}``), an authors' ``.mat`` (kwargs describe the
+    network in the file, e.g. SRCNN's ``filters`` and ``border="replicate"``) or an EDSR-PyTorch
+    ``.pt``/``.pth`` (mapped onto ``model``, which it needs; kwargs ``{}``); not yet checked."""
     path = Path(path)
     if not path.exists():
         raise JaxsrError(f"{path}: no such file")
-    if path.suffix.lower() == ".mat":
-        from jaxsr.convert import read_matconvnet_vdsr
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        from jaxsr.convert import read_mat
 
-        params, _ = read_matconvnet_vdsr(path)
-    elif path.suffix.lower() in (".pt", ".pth"):
+        return read_mat(path)[1:]
+    if suffix in (".pt", ".pth"):
         from jaxsr.torch_import import load_torch_params
 
-        params = load_torch_params(path, model)
-    elif path.suffix.lower() == ".msgpack":
-        params = load_params(path)
-    else:
-        raise JaxsrError(f"{path}: unknown weights format (expected .msgpack, .mat or .pt)")
-    return check_params(model, params, source=str(path))
+        if model is None:
+            raise JaxsrError(f"{path}: a PyTorch checkpoint needs the model it is for (pass --model)")
+        return load_torch_params(path, model), {}
+    if suffix == ".msgpack":
+        return load_params(path), {}
+    raise JaxsrError(f"{path}: unknown weights format (expected .msgpack, .mat or .pt)")
+
+
+def load_weights(path, model: nn.Module) -> dict:
+    """Load params for ``model`` from ``.msgpack``, an authors' ``.mat`` or an EDSR-PyTorch ``.pt``/``.pth``,
+    checked to fit."""
+    return check_params(model, read_weights(path, model)[0], source=str(path))

@@ -51,7 +51,8 @@ def test_bicubic_table_json_and_images(bench, tmp_path):
     res = json.loads(out.read_text())["results"]
     cell = res["Tiny"]["2"]
     assert set(cell) == {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images", "failed", "seconds_per_image",
-                         "seconds_per_image_with_compile", "per_image"}
+                         "seconds_per_image_with_compile", "per_image", "protocol"}
+    assert cell["protocol"] == "matlab"  # the default
     assert cell["images"] == 4 and cell["failed"] == 0 and len(cell["per_image"]) == 4
     assert 0 < cell["seconds_per_image"] <= cell["seconds_per_image_with_compile"]
     assert cell["psnr"] == pytest.approx(np.mean([im["psnr"] for im in cell["per_image"]]))

@@ -81,8 +81,8 @@ def test_authors_weights_reproduce_set5_reference():
     model = models.get("vdsr")
     params = load_weights(weights, model)
     res = evaluate(lambda s: Upscaler(model, params, s), folder_datasets(data, ["Set5"]), [2, 3, 4],
-                   progress=False)["Set5"]
-    # Reference figures of ../shared/data/README.md (independent MATLAB-exact pipeline).
+                   progress=False, protocol="float")["Set5"]
+    # Reference figures of ../shared/data/README.md (independent MATLAB-exact pipeline, float protocol).
     for s, bic, vdsr in [("2", 33.69, 37.59), ("3", 30.41, 33.68), ("4", 28.43, 31.36)]:
         assert res[s]["bicubic_psnr"] == pytest.approx(bic, abs=0.006)
         assert res[s]["psnr"] == pytest.approx(vdsr, abs=0.006)

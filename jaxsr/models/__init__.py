@@ -17,7 +17,7 @@ from jaxsr.models.srcnn import SRCNN
 from jaxsr.models.vdsr import VDSR
 
 __all__ = ["VDSR", "SRCNN", "Bicubic", "EDSR", "MDSR", "pixel_shuffle", "get", "names", "upsampling",
-           "multi_scale", "register"]
+           "multi_scale", "register", "defaults"]
 
 _REGISTRY: dict[str, tuple[type, dict]] = {}
 
@@ -56,6 +56,11 @@ def get(name: str, **kwargs) -> nn.Module:
         return cls(**{**defaults, **kwargs})
     except TypeError as e:
         raise ValueError(f"bad arguments for model {name!r}: {e}") from None
+
+
+def defaults(name: str) -> dict:
+    """The constructor arguments ``name`` fixes in the registry (e.g. ``srcnn_955``'s filters)."""
+    return dict(_entry(name)[1])
 
 
 def upsampling(name: str) -> str:

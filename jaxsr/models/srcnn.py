@@ -13,14 +13,17 @@ class SRCNN(nn.Module):
 
     Input: ILR (MATLAB-bicubic upsampled LR), NHWC float32 in [0, 1], ``channels`` channels. Output: the
     HR estimate, same shape, float32, not clipped. ``filters`` are the three kernel sizes (9-1-5 is the
-    paper's base model, 9-5-5 its best), ``features`` the two hidden widths. Zero 'SAME' padding keeps the
-    image size (the paper trains without padding; at test time this keeps every pixel). 8,129 parameters
-    for 9-1-5.
+    paper's base model, 9-5-5 its best), ``features`` the two hidden widths. Every layer keeps the image
+    size: ``border="zero"`` pads with zeros (default, for training: the paper trains without padding and
+    zeros only touch the border), ``border="replicate"`` repeats the edge pixels, as the authors' ``SRCNN.m``
+    applies each layer (``imfilter(x, w, 'same', 'replicate')``); the published models run that way.
+    8,129 parameters for 9-1-5.
     """
 
     filters: tuple[int, int, int] = (9, 1, 5)
     features: tuple[int, int] = (64, 32)
     channels: int = 1
+    border: str = "zero"
     dtype: Any = jnp.float32
 
     upsampling: ClassVar[str] = "pre"
@@ -33,10 +36,17 @@ class SRCNN(nn.Module):
     def __call__(self, x):
         if len(self.filters) != 3 or len(self.features) != 2:
             raise ValueError(f"SRCNN needs 3 filter sizes and 2 widths, got {self.filters}, {self.features}")
+        if self.border not in ("zero", "replicate"):
+            raise ValueError(f"SRCNN border must be 'zero' or 'replicate', got {self.border!r}")
         widths = (*self.features, self.channels)
         h = x
         for i, (f, n) in enumerate(zip(self.filters, widths)):
-            h = nn.Conv(n, (f, f), padding="SAME", dtype=self.dtype, param_dtype=jnp.float32,
+            padding = "SAME"
+            if self.border == "replicate":  # MATLAB imfilter 'same' 'replicate': edge rows/columns repeated
+                before = (f - 1) // 2
+                h = jnp.pad(h, ((0, 0), (before, f - 1 - before), (before, f - 1 - before), (0, 0)), mode="edge")
+                padding = "VALID"
+            h = nn.Conv(n, (f, f), padding=padding, dtype=self.dtype, param_dtype=jnp.float32,
                         kernel_init=nn.initializers.normal(1e-3), name=f"conv_{i}")(h)
             if i < 2:
                 h = nn.relu(h)

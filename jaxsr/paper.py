@@ -1,0 +1,148 @@
+"""The papers' tables reproduced side by side with their printed figures.
+
+  python -m jaxsr.paper vdsr_table3 --data_dir ../shared/data/test \\
+      --vdsr_weights ../shared/weights/VDSR_Official.mat \\
+      --srcnn_weights '../shared/weights/SRCNN/SRCNN_9-5-5_ImageNet_x{scale}.mat' --json table3.json
+
+evaluates every method of the table (bicubic always; the others when their weights are given) on every
+dataset of the table found under ``--data_dir``, at every scale, and prints a Markdown table with the
+paper's PSNR / SSIM and the difference beside each measured cell. The printed figures live in one data
+file, ``jaxsr/paper_tables.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from jaxsr.errors import JaxsrError
+from jaxsr.protocol import DEFAULT_PROTOCOL, PROTOCOLS, check_protocol
+
+__all__ = ["TABLES_FILE", "paper_tables", "reproduce", "markdown", "main"]
+
+TABLES_FILE = Path(__file__).with_name("paper_tables.json")
+MODELS = {"Bicubic": "bicubic", "SRCNN": "srcnn", "VDSR": "vdsr"}  # table method → registered model
+FOLDERS = {"B100": ("B100", "BSD100")}  # dataset → folder names it is found under
+
+
+def paper_tables() -> dict:
+    """``{table: {"source", "methods", "values": {dataset: {scale: {method: [psnr, ssim]}}}}}``."""
+    return json.loads(TABLES_FILE.read_text())
+
+
+def _folder(data_dir: Path, dataset: str) -> str | None:
+    for name in FOLDERS.get(dataset, (dataset,)):
+        if (data_dir / name).is_dir():
+            return name
+    return None
+
+
+def reproduce(table: str, data_dir, weights: dict, scales=None, datasets=None,
+              protocol: str = DEFAULT_PROTOCOL, progress: bool = True) -> dict:
+    """Measure a paper table.
+
+    Args:
+      table: a key of :func:`paper_tables`, e.g. ``"vdsr_table3"``.
+      data_dir: folder with one sub-folder of HR images per dataset; the table's datasets found there
+        are evaluated.
+      weights: ``{method: weights path}`` (``{scale}`` substituted); methods without weights other than
+        Bicubic are left out.
+      scales, datasets: subsets of the table's (default: all).
+      protocol: evaluation protocol (``jaxsr.protocol``); the papers' is ``"matlab"``.
+    Returns:
+      ``{"table", "source", "protocol", "methods", "rows": [{"dataset", "scale", "method", "psnr", "ssim",
+      "paper_psnr", "paper_ssim", "psnr_diff", "ssim_diff", "images"}]}``.
+    """
+    from jaxsr.data.sources import FolderImages
+    from jaxsr.data.folder import find_dataset
+    from jaxsr.evaluation import evaluate
+    from jaxsr.loading import upscaler_factory
+
+    check_protocol(protocol)
+    tables = paper_tables()
+    if table not in tables:
+        raise JaxsrError(f"unknown table {table!r}; known: {', '.join(sorted(tables))}")
+    spec, data_dir = tables[table], Path(data_dir)
+    values = spec["values"]
+    unknown = [d for d in datasets or () if d not in values]
+    if unknown:
+        raise JaxsrError(f"{table} has no dataset {unknown[0]!r}; it has {', '.join(values)}")
+    found = {d: _folder(data_dir, d) for d in (datasets or values)}
+    found = {d: f for d, f in found.items() if f is not None}
+    if not found:
+        raise JaxsrError(f"{data_dir}: none of the table's datasets ({', '.join(datasets or values)}) is there")
+    all_scales = sorted({int(s) for by_scale in values.values() for s in by_scale})
+    scales = [int(s) for s in scales] if scales else all_scales
+    if set(scales) - set(all_scales):
+        raise JaxsrError(f"{table} has scales {all_scales}, asked for {scales}")
+    methods = [m for m in spec["methods"] if m == "Bicubic" or weights.get(m)]
+    sets = {d: FolderImages(find_dataset(data_dir, f)) for d, f in found.items()}
+    upscalers = {}  # every weights file is read (and checked) before the first image is scored
+    for method in methods:
+        factory, _ = upscaler_factory(MODELS[method], weights.get(method))
+        upscalers[method] = {s: factory(s) for s in scales}
+    rows = []
+    for method in methods:
+        results = evaluate(upscalers[method].__getitem__, sets, scales, progress=progress, protocol=protocol)
+        for d, by_scale in results.items():
+            for s, r in by_scale.items():
+                paper_psnr, paper_ssim = values[d][s][method]
+                rows.append({"dataset": d, "scale": int(s), "method": method, "psnr": r["psnr"], "ssim": r["ssim"],
+                             "paper_psnr": paper_psnr, "paper_ssim": paper_ssim,
+                             "psnr_diff": r["psnr"] - paper_psnr, "ssim_diff": r["ssim"] - paper_ssim,
+                             "images": r["images"]})
+    return {"table": table, "source": spec["source"], "protocol": protocol, "methods": methods, "rows": rows}
+
+
+def markdown(result: dict) -> str:
+    """The measured table in Markdown: per method, measured PSNR / SSIM, the paper's, and the difference."""
+    methods = result["methods"]
+    head = "| Dataset | Scale | " + " | ".join(f"{m} | paper | Δ" for m in methods) + " |"
+    lines = [head, "|---|---|" + "---|---|---|" * len(methods)]
+    cells = {(r["dataset"], r["scale"], r["method"]): r for r in result["rows"]}
+    for d, s in dict.fromkeys((r["dataset"], r["scale"]) for r in result["rows"]):
+        parts = []
+        for m in methods:
+            r = cells[d, s, m]
+            parts.append(f"{r['psnr']:.4f} / {r['ssim']:.4f} | {r['paper_psnr']:.2f} / {r['paper_ssim']:.4f} | "
+                         f"{r['psnr_diff']:+.3f} / {r['ssim_diff']:+.4f}")
+        lines.append(f"| {d} | x{s} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    from jaxsr.cli import parse_scales, run_cli
+    from jaxsr.io import atomic_write_bytes
+
+    tables = paper_tables()
+    p = argparse.ArgumentParser(prog="python -m jaxsr.paper", description=__doc__.split("\n\n")[0])
+    p.add_argument("table", choices=sorted(tables), help="which paper table")
+    p.add_argument("--data_dir", required=True, help="folder with one sub-folder of HR images per dataset")
+    p.add_argument("--vdsr_weights", help="VDSR params (.msgpack or the authors' VDSR_Official.mat)")
+    p.add_argument("--srcnn_weights", help="SRCNN params per scale, e.g. '.../SRCNN_9-5-5_ImageNet_x{scale}.mat'")
+    p.add_argument("--datasets", help="comma-separated subset of the table's datasets (default: all present)")
+    p.add_argument("--scales", help="comma-separated subset of the table's scales (default: all)")
+    p.add_argument("--protocol", choices=PROTOCOLS, default=DEFAULT_PROTOCOL,
+                   help="evaluation protocol (the papers': matlab)")
+    p.add_argument("--json", help="also write the table's numbers to this JSON file")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+
+    def run():
+        scales = parse_scales(args.scales.split(",")) if args.scales else None
+        datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
+        weights = {"VDSR": args.vdsr_weights, "SRCNN": args.srcnn_weights}
+        result = reproduce(args.table, args.data_dir, weights, scales, datasets, args.protocol,
+                           progress=not args.no_progress)
+        print(f"{result['source']}; measured with jaxsr, protocol {result['protocol']!r}\n")
+        print(markdown(result))
+        if args.json:
+            atomic_write_bytes(args.json, (json.dumps(result, indent=2) + "\n").encode())
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
