@@ -45,10 +45,10 @@ def test_evaluate_and_upscale_take_a_run_folder_as_weights(run, tmp_path):
     out = tmp_path / "res.json"
     r = subprocess.run([sys.executable, "evaluate.py", "--model=vdsr", f"--weights={work}",
                         f"--data_dir={folder.parent}", "--datasets=Tiny", "--scales=2", f"--results_json={out}",
-                        "--progress=false"], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+                        "--no_progress"], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     want = json.loads((work / "metrics.jsonl").read_text().splitlines()[-1])["val/Tiny/x2/psnr"]
-    assert json.loads(out.read_text())["Tiny"]["2"]["psnr"] == pytest.approx(want, abs=1e-9)
+    assert json.loads(out.read_text())["results"]["Tiny"]["2"]["psnr"] == pytest.approx(want, abs=1e-9)
     assert upscale_main([str(folder / "img0.png"), "--output_dir", str(tmp_path / "up"), "--scale", "2",
                          "--weights", str(work), "--no_progress"]) == 0
     assert (tmp_path / "up" / "img0_x2.png").is_file()

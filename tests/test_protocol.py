@@ -101,11 +101,11 @@ def test_evaluate_cli_protocol_flag(rng, tmp_path):
     Image.fromarray((_image(rng, (30, 33)) * 255).round().astype(np.uint8)).save(folder / "b.png")
     path = tmp_path / "float.json"
     r = subprocess.run([sys.executable, str(REPO / "evaluate.py"), "--model=bicubic", "--protocol=float",
-                        f"--data_dir={tmp_path / 'data'}", "--datasets=Tiny", "--scales=2", "--progress=false",
+                        f"--data_dir={tmp_path / 'data'}", "--datasets=Tiny", "--scales=2", "--no_progress",
                         f"--results_json={path}"], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert r.returncode == 0, r.stderr
-    cli = json.loads(path.read_text())["Tiny"]["2"]
+    cli = json.loads(path.read_text())["results"]["Tiny"]["2"]
     factory = lambda s: Upscaler(models.get("bicubic"), {}, s)  # noqa: E731
     api = {p: evaluate(factory, folder_datasets(tmp_path / "data", ["Tiny"]), [2], progress=False,
                        protocol=p)["Tiny"]["2"] for p in ("float", "matlab")}

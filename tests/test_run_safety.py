@@ -81,7 +81,7 @@ def test_resume_after_damage_equals_undamaged_and_evaluate_skips_it(run6, folder
     work = tmp_path / "run"
     shutil.copytree(run6, work)
     damage(work / "checkpoints" / "6", "flip")
-    r = cli("evaluate.py", f"--workdir={work}", "--scales=2", "--progress=false")
+    r = cli("evaluate.py", f"--workdir={work}", "--scales=2", "--no_progress")
     assert r.returncode == 0 and "nan" not in r.stdout.lower(), r.stderr
     assert [l for l in r.stderr.splitlines() if l.startswith("note:")][0].count("checkpoints/6") == 1
     train_and_evaluate(tiny_config(folder, total_steps=6), str(work))  # resumes at 3, trains 3 → 6 again
@@ -94,7 +94,7 @@ def test_no_intact_checkpoint_is_one_error_line(run6, tmp_path):
     shutil.copytree(run6, work)
     for step in ("3", "6"):
         damage(work / "checkpoints" / step, "flip")
-    r = cli("evaluate.py", f"--workdir={work}", "--scales=2", "--progress=false")
+    r = cli("evaluate.py", f"--workdir={work}", "--scales=2", "--no_progress")
     one_error_line(r, "no intact checkpoint")
     assert r.stderr.count("note: skipped checkpoint") == 2
 
@@ -118,7 +118,7 @@ def test_lr_1e9_keeps_no_checkpoint_and_evaluate_says_so(folder, tmp_path):
     with pytest.raises(JaxsrError, match="no checkpoint was good"):
         train_and_evaluate(config, str(work))
     assert not list((work / "checkpoints").iterdir())
-    one_error_line(cli("evaluate.py", f"--workdir={work}", "--progress=false"), "no checkpoint yet")
+    one_error_line(cli("evaluate.py", f"--workdir={work}", "--no_progress"), "no checkpoint yet")
 
 
 def test_rerun_with_another_model_config_changes_nothing(run6, folder, tmp_path):
@@ -130,7 +130,7 @@ def test_rerun_with_another_model_config_changes_nothing(run6, folder, tmp_path)
     one_error_line(r, "another config")
     assert "model.kwargs.depth (3 → 4)" in r.stderr and "data.patch_size (12 → 10)" in r.stderr
     assert {p: p.stat().st_mtime_ns for p in work.rglob("*")} == before
-    assert cli("evaluate.py", f"--workdir={work}", "--scales=2", "--progress=false").returncode == 0
+    assert cli("evaluate.py", f"--workdir={work}", "--scales=2", "--no_progress").returncode == 0
 
 
 def test_sigterm_saves_within_a_step_not_at_the_next_log_step(folder, tmp_path):
@@ -185,7 +185,7 @@ def test_invalid_config_json_is_one_line(run6, folder, tmp_path):
     work = tmp_path / "run"
     shutil.copytree(run6, work)
     (work / "config.json").write_text("{not json")
-    one_error_line(cli("evaluate.py", f"--workdir={work}", "--progress=false"), "config.json: not a readable JSON")
+    one_error_line(cli("evaluate.py", f"--workdir={work}", "--no_progress"), "config.json: not a readable JSON")
     one_error_line(cli("train.py", *tiny_flags(folder), f"--workdir={work}"), "config.json: not a readable JSON")
 
 
