@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 LR, MOMENTUM, WEIGHT_DECAY, CLIP_THETA = 0.1, 0.9, 1e-4, 1e-3
 # "jaxsr-ynn": the same jaxsr step compiled with jaxlib 0.10's own CPU default (YNNPACK convolutions), i.e.
 # without jaxsr's XLA:CPU setting (jaxsr/xla_cpu.py); its compiled HLO equals a run with
-# JAXSR_XLA_CPU_DEFAULTS=0. CPU only.
+# JAXSR_XLA_CPU_DEFAULTS=0. CPU and jaxlib 0.10 only.
 YNN_DEFAULT = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,"
                "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
 

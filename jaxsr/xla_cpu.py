@@ -1,6 +1,6 @@
 """XLA:CPU compiler setting that ``import jaxsr`` applies before JAX starts its CPU backend.
 
-jaxlib 0.10–0.11 compile CPU convolutions with YNNPACK (``__ynn_fusion``). Its 3×3 forward and input
+jaxlib 0.10 compiles CPU convolutions with YNNPACK (``__ynn_fusion``). Its 3×3 forward and input
 gradient are as fast as Eigen's, but the **weight gradient** — a convolution whose window is the whole
 41×41 patch and whose output is 3×3 — runs 3–4× slower than Eigen's, which made a VDSR training step
 ≈1.8× slower than PyTorch's on CPU (benchmarks/NOTES.md). Removing ``individual_convolution`` from
@@ -30,7 +30,7 @@ __all__ = ["FLAG", "KNOWN_JAXLIB", "OPT_OUT", "apply", "decide"]
 
 FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 OPT_OUT = "JAXSR_XLA_CPU_DEFAULTS"
-KNOWN_JAXLIB = ((0, 10), (0, 11))  # (major, minor) series with the flag and its "-type" syntax
+KNOWN_JAXLIB = ((0, 10),)  # (major, minor) series checked to have the flag and its "-type" syntax (0.10.0, 0.10.2)
 
 
 def _series(version: str) -> tuple[int, int] | None:
