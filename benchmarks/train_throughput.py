@@ -84,6 +84,7 @@ def _jaxsr_runner(device: str, dtype: str, batch: int, patch: int, depth: int, f
     def run():
         holder[0], metrics = step(holder[0], batch_)
         metrics["loss"].block_until_ready()
+    run.state = holder  # for tests: [TrainState]
     return run
 
 
@@ -133,6 +134,7 @@ def _torch_runner(device: str, dtype: str, batch: int, patch: int, depth: int, f
         opt.step()
         loss.item()
         sync()
+    run.body = body  # for tests: the nn.Sequential
     return run
 
 
