@@ -3,13 +3,17 @@
 ``import jaxsr`` never imports TensorFlow; only ``jaxsr.data.tfdata`` does.
 """
 
-from jaxsr import models
-from jaxsr.errors import JaxsrError
-from jaxsr.inference import Upscaler, super_resolve
-from jaxsr.loading import load
-from jaxsr.metrics import psnr, sr_metrics, ssim
-from jaxsr.ops import imresize, modcrop, rgb_to_y, rgb_to_ycbcr, shave, to_y, ycbcr_to_rgb
-from jaxsr.weights import load_params, load_weights, save_params
+from jaxsr import xla_cpu as _xla_cpu
+
+XLA_CPU_SETTING = _xla_cpu.apply()  # before any JAX backend starts; see jaxsr/xla_cpu.py
+
+from jaxsr import models  # noqa: E402
+from jaxsr.errors import JaxsrError  # noqa: E402
+from jaxsr.inference import Upscaler, super_resolve  # noqa: E402
+from jaxsr.loading import load  # noqa: E402
+from jaxsr.metrics import psnr, sr_metrics, ssim  # noqa: E402
+from jaxsr.ops import imresize, modcrop, rgb_to_y, rgb_to_ycbcr, shave, to_y, ycbcr_to_rgb  # noqa: E402
+from jaxsr.weights import load_params, load_weights, save_params  # noqa: E402
 
 __version__ = "0.1.0"
 
