@@ -120,7 +120,7 @@ def test_kill9_and_sigterm_then_resume_equal_uninterrupted(folder, tmp_path):
     ({"data.patch_size": 100}, "data.patch_size=100 is larger than"),
     ({"data.sampler": "gpu"}, "data.sampler must be"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
-    ({"eval.protocol": "uint16"}, "eval.protocol must be one of matlab, float"),
+    ({"eval.protocol": "uint16"}, "eval.protocol must be one of 'matlab', 'float'"),
 ])
 def test_bad_config_fails_at_start_naming_the_field(folder, tmp_path, overrides, needle):
     with pytest.raises(JaxsrError, match=needle.replace("(", r"\(").replace(")", r"\)")):
