@@ -29,7 +29,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's jaxsr, not an installed one
 
 from jaxsr.io import IMAGE_EXTENSIONS  # noqa: E402
-from jaxsr.ops.color import rgb_to_y  # noqa: E402
+from jaxsr.protocol import hr_y  # noqa: E402
 
 LIMIT_MIB = 64
 WHEELS = ("ml-collections", "dm-pix", "tensorboardX")  # their dependencies are in the GPU image
@@ -40,9 +40,7 @@ def y_uint8(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         im = im.convert("L") if im.mode in ("L", "1", "I;16", "I") else im.convert("RGB")
         a = np.asarray(im)
-    if a.ndim == 2:
-        return a.astype(np.uint8)
-    return np.clip(np.round(rgb_to_y(a.astype(np.float64), max_value=255.0)), 0, 255).astype(np.uint8)
+    return np.round(hr_y(a / 255.0, "matlab") * 255.0).astype(np.uint8)  # exact: multiples of 1/255
 
 
 def write_y_folder(src: Path, dst: Path) -> int:

@@ -120,13 +120,11 @@ def smoke_payload(dst: Path) -> Path:
     from PIL import Image
 
     from jaxsr.data.sources import EMBEDDED_EVAL, EMBEDDED_TRAIN, _skimage
-    from jaxsr.ops.color import rgb_to_y
+    from jaxsr.protocol import hr_y
 
     def y8(a):
-        a = np.asarray(a)
-        if a.ndim == 3:
-            a = np.round(rgb_to_y(a[..., :3].astype(np.float64), max_value=255.0))
-        return np.clip(a, 0, 255).astype(np.uint8)[:96, :96]
+        a = np.asarray(a)[:96, :96]
+        return np.round(hr_y(a[..., :3] / 255.0 if a.ndim == 3 else a / 255.0, "matlab") * 255.0).astype(np.uint8)
 
     for folder, names in (("train/T91", EMBEDDED_TRAIN[:3]), ("train/BSD200", EMBEDDED_TRAIN[3:5]),
                           ("test/Embedded", EMBEDDED_EVAL)):
@@ -146,7 +144,7 @@ def part_throughput(run: Run) -> dict:
     env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # torch shares the GPU in that process
     rc = run.child(["benchmarks/train_throughput.py", "--device", device, "--dtypes", "float32,bfloat16",
                     "--frameworks", "jaxsr,torch", *size, "--json", str(rows_file)],
-                   min(150.0, run.left() * 0.3), env)
+                   min(200.0, run.left() * 0.35), env)
     run.child([str(Path(__file__).relative_to(ROOT)), "--stage", "latency", "--out", str(run.out),
                "--payload", str(run.payload)] + (["--smoke"] if run.smoke else []), min(90.0, run.left() * 0.2))
     rows = json.loads(rows_file.read_text()) if rows_file.is_file() else []

@@ -14,7 +14,8 @@ gradient clipping (θ = 1e-3, bound θ/γ) → SGD momentum 0.9 → lr 0.1.
   its own decay); ``torch.compile`` of the model unless ``--no-torch-compile``; bfloat16 = AMP autocast.
 
 Frameworks are timed in alternating rounds (``--rounds``) after their warm-up, so machine drift hits both;
-quote the ratios. ``step_ms`` is the median of per-step wall times (each step waits for its result).
+quote the ratios. ``step_ms`` is the median over rounds of the mean step time, each round queuing its steps back
+to back as a training loop does and waiting once at the end.
 ``--mode forward`` times the model's forward pass alone (inference, no gradient) for the breakdown.
 ``measure(...)`` returns one row for other scripts (benchmarks/gpu_run.py).
 """
@@ -57,7 +58,7 @@ def _data(batch: int, patch: int, seed: int = 0):
 
 def _jaxsr_runner(device: str, dtype: str, batch: int, patch: int, depth: int, features: int, mode: str,
                   compiler_options=None):
-    from configs.vdsr import get_config
+    from jaxsr.config import get_config
     from jaxsr.models import VDSR
     from jaxsr.optim import make_optimizer
     from jaxsr.train_step import TrainState, make_train_step
@@ -65,7 +66,7 @@ def _jaxsr_runner(device: str, dtype: str, batch: int, patch: int, depth: int, f
 
     dev = jax.devices(device)[0]
     model = VDSR(depth=depth, features=features, dtype=jnp.dtype(dtype))
-    optim = get_config().optim
+    optim = get_config("vdsr").optim
     optim.learning_rate, optim.momentum, optim.weight_decay, optim.clip_theta = LR, MOMENTUM, WEIGHT_DECAY, CLIP_THETA
     optim.decay_every_steps = 10**9  # no decay within the benchmark
     tx, schedule = make_optimizer(optim)
@@ -73,7 +74,12 @@ def _jaxsr_runner(device: str, dtype: str, batch: int, patch: int, depth: int, f
     params = jax.device_put(init_params(model, 0), dev)
     if mode == "forward":
         fn = jax.jit(lambda p, x: model.apply({"params": p}, x), compiler_options=compiler_options)
-        return lambda: fn(params, x).block_until_ready()
+        out = [None]
+
+        def fwd():
+            out[0] = fn(params, x)
+        fwd.sync = lambda: out[0].block_until_ready()
+        return fwd
     state = jax.device_put(TrainState(step=jnp.int32(0), params=params, opt_state=tx.init(params),
                                       rng=jax.random.key_data(jax.random.PRNGKey(1))), dev)
     step = jax.jit(make_train_step(model, tx, schedule, "l2", CLIP_THETA), donate_argnums=0,
@@ -83,7 +89,7 @@ def _jaxsr_runner(device: str, dtype: str, batch: int, patch: int, depth: int, f
 
     def run():
         holder[0], metrics = step(holder[0], batch_)
-        metrics["loss"].block_until_ready()
+    run.sync = lambda: holder[0].step.block_until_ready()
     run.state = holder  # for tests: [TrainState]
     return run
 
@@ -113,7 +119,7 @@ def _torch_runner(device: str, dtype: str, batch: int, patch: int, depth: int, f
         def fwd():
             with torch.no_grad(), amp:
                 model(x)
-            sync()
+        fwd.sync = sync
         return fwd
     weights = [m.weight for m in body if isinstance(m, nn.Conv2d)]
     params = [p for m in body if isinstance(m, nn.Conv2d) for p in (m.weight, m.bias)]
@@ -132,8 +138,7 @@ def _torch_runner(device: str, dtype: str, batch: int, patch: int, depth: int, f
             torch._foreach_clamp_min_(grads, -bound)
             torch._foreach_clamp_max_(grads, bound)
         opt.step()
-        loss.item()
-        sync()
+    run.sync = sync
     run.body = body  # for tests: the nn.Sequential
     return run
 
@@ -160,10 +165,22 @@ def _prepare(framework, device, dtype, batch, patch, depth, features, mode, comp
     run = _runner(framework, device, dtype, batch, patch, depth, features, mode, compile_torch)
     start = time.perf_counter()
     run()  # compilation (jit / torch.compile) and the first step
+    run.sync()
     compile_s = time.perf_counter() - start
     for _ in range(max(0, warmup - 1)):
         run()
+    run.sync()
     return run, compile_s
+
+
+def _timed(run, steps: int) -> list[float]:
+    """``steps`` steps queued back to back (as a training loop does), one wait at the end; the mean step
+    time, once per step."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        run()
+    run.sync()
+    return [(time.perf_counter() - start) / steps] * steps
 
 
 def _row(framework, device, dtype, batch, patch, depth, features, mode, times, compile_s):
@@ -187,10 +204,8 @@ def measure(framework: str, device: str, dtype: str, batch: int, patch: int, ste
     run, compile_s = _prepare(framework, device, dtype, batch, patch, depth, features, mode, compile_torch,
                               warmup)
     times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
+    for _ in range(5):
+        times += _timed(run, max(1, -(-steps // 5)))
     return _row(framework, device, dtype, batch, patch, depth, features, mode, times, compile_s)
 
 
@@ -203,10 +218,7 @@ def measure_side_by_side(frameworks, device, dtype, batch, patch, steps, warmup,
     per_round = max(1, -(-steps // rounds))
     for _ in range(rounds):
         for fw, (run, _) in runs.items():
-            for _ in range(per_round):
-                start = time.perf_counter()
-                run()
-                times[fw].append(time.perf_counter() - start)
+            times[fw] += _timed(run, per_round)
     return [_row(fw, device, dtype, batch, patch, depth, features, mode, times[fw], runs[fw][1])
             for fw in frameworks]
 
@@ -237,14 +249,14 @@ def main(argv=None):
             rows += measure_side_by_side(frameworks, args.device, dtype, batch, args.patch, args.steps,
                                          args.warmup, args.rounds, args.depth, args.features,
                                          args.compile_torch, args.mode)
+            if args.json:  # after every configuration: a run cut short keeps what it measured
+                Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
             base = {r["framework"]: r["step_ms"] for r in rows[-len(frameworks):]}
             for r in rows[-len(frameworks):]:
                 ratio = f"{r['step_ms'] / base['torch']:.2f}" if "torch" in base else "-"
                 print(f"{r['framework']:9s} {r['device']} {dtype:8s} b{batch:<3d} {args.mode:7s} "
                       f"{r['step_ms']:8.1f} ms  {r['patches_per_s']:8.1f} patches/s  {r['tflops']:.3f} TFLOP/s  "
                       f"/torch {ratio}  compile {r['compile_s']:.1f} s", flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     return rows
 
 
