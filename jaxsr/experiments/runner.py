@@ -1,8 +1,10 @@
 """Training and evaluating an experiment's grid: vmapped sweeps per shape, resumable, time-bounded.
 
 Layout under ``<workdir>/<experiment>/<group>/``: ``checkpoints/`` (orbax, the stacked sweep state) and
-``record.json`` (the sweep's settings, every evaluation so far, diverged variants). Rerunning continues
-from the latest checkpoint and skips evaluations already recorded; a finished group is not retrained.
+``record.json`` (the sweep's settings, every evaluation so far, diverged variants). Checkpoints are
+verified (``jaxsr.checkpoint``) as in ``jaxsr.training`` (see ``_Saver``); rerunning continues from the
+newest verified checkpoint and skips evaluations already recorded; a finished group is not retrained.
+A variant whose loss is not finite is a result (diverged, scored None), not an error.
 """
 
 from __future__ import annotations
