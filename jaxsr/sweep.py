@@ -36,7 +36,8 @@ from jaxsr.parallel import batch_sharded, replicate, replicated
 from jaxsr.train_step import TrainState, make_train_step
 from jaxsr.weights import init_params
 
-__all__ = ["Variant", "hyperparameters", "init_state", "unstack", "make_sweep_runner", "variant_model"]
+__all__ = ["Variant", "hyperparameters", "init_state", "unstack", "mask_variants", "make_sweep_runner",
+           "variant_model"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,19 @@ def init_state(model, optim_cfg, variants) -> TrainState:
 def unstack(tree, i: int):
     """Variant ``i`` of a stacked pytree."""
     return jax.tree_util.tree_map(lambda a: a[i], tree)
+
+
+def mask_variants(tree, keep, fill):
+    """A host numpy copy of the stacked ``tree`` (leading axis V) in which the variants where ``keep``
+    (V,) is false are set to ``fill`` (float leaves; integer leaves get 0)."""
+    keep = np.asarray(keep, bool)
+
+    def one(a):
+        a = np.asarray(a)
+        value = fill if np.issubdtype(a.dtype, np.floating) else 0
+        return np.where(keep.reshape((-1,) + (1,) * (a.ndim - 1)), a, np.asarray(value, a.dtype))
+
+    return jax.tree_util.tree_map(one, tree)
 
 
 def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], mesh, mode: str = "vmap"):

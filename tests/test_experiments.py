@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_tiny_folder
+from jaxsr.checkpoint import DIGEST
 from jaxsr.experiments.config import TRAIN_SETS
 from jaxsr.experiments.main import main
 from jaxsr.experiments.report import paper_numbers
@@ -84,8 +85,12 @@ def test_scales(data, tmp_path):
 def test_bad_settings_are_one_line_errors(data, tmp_path, capsys):
     assert _run(data, tmp_path, "depth", "--no.such=1") == 1
     assert _run(data, tmp_path, "depth", "--batch_size=abc") == 1
+    assert _run(data, tmp_path, "depth", "--loss=l3") == 1  # the training schema's enums and ranges apply
+    assert _run(data, tmp_path, "depth", "--optim.momentum=1.5") == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("error: unknown setting --no.such") and err[1].startswith("error: --batch_size")
+    assert err[2].startswith("error: --loss must be one of 'l2', 'l1'") and len(err) == 4
+    assert err[3] == "error: --optim.momentum must be in [0, 1), got 1.5"
 
 
 def test_four_fake_devices_give_the_one_device_table(data, tmp_path):
@@ -105,3 +110,28 @@ def test_four_fake_devices_give_the_one_device_table(data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     one, four = (json.loads((tmp_path / d / "scales.json").read_text())["tables"][0]["rows"] for d in ("one", "four"))
     np.testing.assert_allclose([r["jaxsr"] for r in four], [r["jaxsr"] for r in one], atol=1e-3)
+
+
+def test_diverged_variants_are_results_and_resume_is_from_the_newest_verified_checkpoint(data, tmp_path, capfd):
+    """lr 1e9 without clipping diverges at step 2: recorded, scored None, stored zeroed, while the good
+    variants keep verified checkpoints; a checkpoint without its digest is skipped on resume."""
+    args = ["--learning_rates=(0.01,1e9)", "--optim.clip_theta=0.0", "--checkpoint_every_steps=1",
+            "--eval.epochs=()"]
+    assert _run(data, tmp_path, "residual", "--steps", "3", *args) == 0
+    ckpts = tmp_path / "residual" / "depth3" / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["2", "3"] and all((p / DIGEST).is_file() for p in ckpts.iterdir())
+    record = json.loads((tmp_path / "residual" / "depth3" / "record.json").read_text())
+    assert record["diverged"] == {"residual lr 1e+09": 2, "non-residual lr 1e+09": 2}
+    (final,) = record["evals"]
+    assert {k: v is None for k, v in final["results"].items()} == {
+        "residual lr 0.01": False, "non-residual lr 0.01": False, "residual lr 1e+09": True,
+        "non-residual lr 1e+09": True}
+    (ckpts / "3" / DIGEST).unlink()  # as if the run had died before step 3 was known to be good
+    capfd.readouterr()
+    assert _run(data, tmp_path, "residual", "--steps", "4", *args) == 0
+    out, err = capfd.readouterr()
+    assert "skipped checkpoint" in err and "checkpoints/3: not verified" in err and "resumed at step 2" in out
+    record = json.loads((tmp_path / "residual" / "depth3" / "record.json").read_text())
+    assert record["step"] == 4 and record["diverged"] == {"residual lr 1e+09": 2, "non-residual lr 1e+09": 2}
+    assert [r is None for r in record["evals"][-1]["results"].values()] == [False, False, True, True]
+    assert (ckpts / "4" / DIGEST).is_file()

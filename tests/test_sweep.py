@@ -16,7 +16,7 @@ from jaxsr.data.sampling import build_patch_table
 from jaxsr.data.sources import folder_images
 from jaxsr.optim import make_optimizer
 from jaxsr.parallel import make_mesh, replicate
-from jaxsr.sweep import Variant, init_state, make_sweep_runner, unstack, variant_model
+from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
 from jaxsr.train_step import TrainState, make_runner
 from jaxsr.weights import init_params
 
@@ -122,3 +122,11 @@ def test_sweep_on_four_fake_devices_equals_one_device(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_mask_variants_sets_only_the_masked_variants():
+    tree = {"w": np.arange(6, dtype=np.float32).reshape(3, 2), "count": np.array([5, 6, 7], np.int32)}
+    out = jax.device_get(mask_variants(tree, [True, False, True], np.nan))
+    np.testing.assert_array_equal(out["w"], [[0, 1], [np.nan, np.nan], [4, 5]])
+    np.testing.assert_array_equal(out["count"], [5, 0, 7])
+    np.testing.assert_array_equal(tree["w"][1], [2, 3])  # the input is not modified

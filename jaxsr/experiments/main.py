@@ -90,14 +90,19 @@ def apply_overrides(config, items) -> None:
 
 
 def _validate(c) -> None:
+    """The experiments' own fields, and every field they share with the training schema (``jaxsr.config``:
+    its enums and value ranges)."""
+    from jaxsr.config import ENUMS, RULES
+
     if not str(c.data.folders).strip():
         raise JaxsrError("--data.folders is required: the training images (the paper: the 91 images, T91)")
-    for field in ("batch_size", "data.patch_size", "log_every_steps", "checkpoint_every_steps"):
-        value = c
-        for p in field.split("."):
-            value = value[p]
-        if value < 1:
-            raise JaxsrError(f"--{field} must be a positive integer, got {value}")
+    for field, value in _flat(c):
+        if field in ENUMS and value not in ENUMS[field]:
+            raise JaxsrError(f"--{field} must be one of {', '.join(map(repr, ENUMS[field]))}, got {value!r}")
+        if field in RULES and not RULES[field][1](value):
+            raise JaxsrError(f"--{field} must be {RULES[field][0]}, got {value!r}")
+    if c.optim.name != "sgd":
+        raise JaxsrError(f"--optim.name: the experiments train with sgd (the paper's), got {c.optim.name!r}")
     if c.steps == 0 or (c.steps < 0 and c.epochs <= 0):
         raise JaxsrError("--steps or --epochs must be positive")
     if c.sweep_mode not in ("auto", "vmap", "loop"):

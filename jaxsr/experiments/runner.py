@@ -1,8 +1,10 @@
 """Training and evaluating an experiment's grid: vmapped sweeps per shape, resumable, time-bounded.
 
 Layout under ``<workdir>/<experiment>/<group>/``: ``checkpoints/`` (orbax, the stacked sweep state) and
-``record.json`` (the sweep's settings, every evaluation so far, diverged variants). Rerunning continues
-from the latest checkpoint and skips evaluations already recorded; a finished group is not retrained.
+``record.json`` (the sweep's settings, every evaluation so far, diverged variants). Checkpoints are
+verified (``jaxsr.checkpoint``) as in ``jaxsr.training`` (see ``_Saver``); rerunning continues from the
+newest verified checkpoint and skips evaluations already recorded; a finished group is not retrained.
+A variant whose loss is not finite is a result (diverged, scored None), not an error.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from jaxsr.inference import Upscaler
 from jaxsr.io import atomic_write_bytes
 from jaxsr.loading import build_model
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
-from jaxsr.sweep import Variant, init_state, make_sweep_runner, unstack, variant_model
+from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
 
 __all__ = ["Group", "groups", "run_grid"]
 
@@ -190,19 +192,26 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
     ckpt = Checkpointer(gdir, keep=2)
     try:
         state = replicate(init_state(model, c.optim, g.variants), mesh)
-        if ckpt.latest_step() is not None:
-            params, train = ckpt.restore(state.params, {"step": state.step, "opt_state": state.opt_state,
-                                                        "rng": state.rng})
-            state = state.replace(params=params, **train)
+        alive = np.ones(len(g.variants), bool)
+        restored = ckpt.restore(state.params, _train_items(state, alive), delete_bad=True)
+        if restored is not None:
+            train = dict(restored[2])
+            alive = np.asarray(train.pop("alive"), bool)
+            state = state.replace(params=_masked(restored[1], alive, np.nan, mesh), **train)
         step = int(np.asarray(local_copy(state.step))[0])
+        if restored is not None:
+            print(f"[{name}] {g.name}: resumed at step {step}", flush=True)
         progress.skip(min(step, total) * units)
         mode = c.sweep_mode if c.sweep_mode != "auto" else ("loop" if jax.default_backend() == "cpu" else "vmap")
         run = make_sweep_runner(c, model, g.variants, tables, mesh, mode)
+        losses = _Losses(g.variants, record, alive)
+        saver = _Saver(ckpt, mesh, losses, None if restored is None else restored[0])
         upscalers: dict = {}
         stopped, first, logged = False, step, step
         while True:
             if step in eval_steps and step not in evaluated and step > 0:
-                record["evals"].append(_evaluate(g, eval_model, state, step, spe, eval_sets, c, upscalers))
+                losses.check()
+                record["evals"].append(_evaluate(g, eval_model, state, alive, step, spe, eval_sets, c, upscalers))
                 evaluated.add(step)
                 record["step"] = step
                 _write(record_path, record)
@@ -213,29 +222,109 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
                 break
             state, metrics = run(state)
             step += 1
+            losses.add(step, metrics["loss"])
+            saver.confirm_awaiting()  # this step's losses are those of the awaiting checkpoint's params
             if step % c.log_every_steps == 0 or step == total or step == first + 1:
-                loss = np.asarray(jax.device_get(metrics["loss"]))
-                for v, value in zip(g.variants, loss):
-                    if not np.isfinite(value) and v.name not in record["diverged"]:
-                        record["diverged"][v.name] = step
-                finite = loss[np.isfinite(loss)]
+                last = losses.check()
+                finite = last[np.isfinite(last)]
                 span = f"{finite.min():.4g}..{finite.max():.4g}" if finite.size else "nan"
                 progress.advance((step - logged) * units,
                                  f"{g.name} step {step}/{total} (epoch {step / spe:.1f})  loss {span}")
                 logged = step
             if step % c.checkpoint_every_steps == 0 or step in eval_steps:
-                ckpt.save(step, state.params, {"step": state.step, "opt_state": state.opt_state, "rng": state.rng})
-        if ckpt.latest_step() != step:
-            ckpt.save(step, state.params, {"step": state.step, "opt_state": state.opt_state, "rng": state.rng})
+                saver.save(step, state)
+        saver.finish(step, state, run)
         if stopped:
             print(f"[{name}] {stop.reason()} at {g.name} step {step}: saved; rerun to continue", flush=True)
             if stop.signal is None and 0 < step and step not in evaluated:  # what was reached, for the report
-                record["evals"].append(_evaluate(g, eval_model, state, step, spe, eval_sets, c, upscalers))
+                losses.check()
+                record["evals"].append(_evaluate(g, eval_model, state, alive, step, spe, eval_sets, c, upscalers))
         record["step"] = step
         _write(record_path, record)
         return record, not stopped
     finally:
         ckpt.close()
+
+
+def _train_items(state, alive) -> dict:
+    """A sweep checkpoint's "train" item: the training loop's, plus which variants are still alive."""
+    from jaxsr.training import _train_items as train_items
+
+    return {**train_items(state), "alive": np.asarray(alive, np.int8)}
+
+
+def _masked(tree, alive, fill, mesh):
+    """``tree`` with the diverged variants set to ``fill``, replicated on the mesh (``tree`` if none)."""
+    return tree if np.all(alive) else replicate(mask_variants(local_copy(tree), alive, fill), mesh)
+
+
+class _Losses:
+    """Per-step (V,) losses kept on the device until ``check``, which marks a variant whose loss was not
+    finite as diverged (``alive`` false, ``record["diverged"][name]`` = that step): a result, not an error."""
+
+    def __init__(self, variants, record, alive):
+        self.variants, self.record, self.alive, self.device = variants, record, alive, []
+        self.last = np.full(len(variants), np.nan, np.float32)
+
+    def add(self, step: int, loss) -> None:
+        self.device.append((step, loss))
+
+    def check(self) -> np.ndarray:
+        """Fetch the pending losses and update ``alive``; returns the newest (V,) losses."""
+        fetched, self.device = jax.device_get(self.device), []
+        for step, loss in fetched:
+            self.last = np.asarray(loss)
+            for i, value in enumerate(self.last):
+                if not np.isfinite(value) and self.alive[i]:
+                    self.alive[i] = False
+                    self.record["diverged"].setdefault(self.variants[i].name, step)
+        return self.last
+
+
+class _Saver:
+    """Verified sweep checkpoints, as ``jaxsr.training``'s loop makes them: a checkpoint saved at step s is
+    confirmed once the losses of its params (those of step s + 1) are known finite for every variant it
+    holds alive. Diverged variants are stored zeroed with ``alive`` 0 (restored as NaN), so one diverging
+    variant never stops the sweep from keeping good checkpoints of the others; a checkpoint in which a
+    variant it holds alive turns out to diverge is discarded, and the next one records the divergence."""
+
+    def __init__(self, ckpt, mesh, losses: _Losses, last_good):
+        self.ckpt, self.mesh, self.losses, self.last_good = ckpt, mesh, losses, last_good
+        self.awaiting = None  # (step, alive) of a saved checkpoint whose params' losses are not known yet
+
+    def save(self, step: int, state) -> None:
+        self.losses.check()
+        host = local_copy(state.params)
+        finite = np.array([all(np.isfinite(a).all() for a in jax.tree_util.tree_leaves(unstack(host, i)))
+                           for i in range(len(self.losses.alive))])
+        for i in np.flatnonzero(self.losses.alive & ~finite):  # params went non-finite under a finite loss
+            self.losses.alive[i] = False
+            self.losses.record["diverged"].setdefault(self.losses.variants[i].name, step)
+        alive = self.losses.alive.copy()
+        self.ckpt.save(step, _masked(state.params, alive, 0.0, self.mesh),
+                       _train_items(state.replace(opt_state=_masked(state.opt_state, alive, 0.0, self.mesh)), alive))
+        self.awaiting = (step, alive)
+
+    def confirm_awaiting(self) -> None:
+        if self.awaiting is None:
+            return
+        self.losses.check()
+        step, alive = self.awaiting
+        self.awaiting = None
+        if np.any(alive & ~self.losses.alive) or not self.ckpt.confirm(step):
+            self.ckpt.discard_unconfirmed()
+        else:
+            self.last_good = step
+
+    def finish(self, step: int, state, run) -> None:
+        """Save the final (or interrupted) state unless it is already the last good checkpoint, and confirm
+        it with the losses of one more step made on a copy (the runner donates its input)."""
+        if self.awaiting is None and self.last_good != step:
+            self.save(step, state)
+        if self.awaiting is not None:
+            _, metrics = run(jax.tree_util.tree_map(jnp.copy, state))
+            self.losses.add(step + 1, metrics["loss"])
+            self.confirm_awaiting()
 
 
 def _write(path: Path, record: dict) -> None:
@@ -244,12 +333,12 @@ def _write(path: Path, record: dict) -> None:
         atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
 
 
-def _evaluate(g, eval_model, state, step, spe, eval_sets, c, upscalers) -> dict:
+def _evaluate(g, eval_model, state, alive, step, spe, eval_sets, c, upscalers) -> dict:
     """Every variant on the eval datasets (paper protocol, ``jaxsr.evaluation``); None for a diverged one."""
     results, stacked = {}, local_copy(state.params)  # host numpy, process-local (multi-host safe)
     for i, v in enumerate(g.variants):
         params = unstack(stacked, i)
-        if not all(np.all(np.isfinite(a)) for a in jax.tree_util.tree_leaves(params)):
+        if not alive[i] or not all(np.all(np.isfinite(a)) for a in jax.tree_util.tree_leaves(params)):
             results[v.name] = None
             continue
         net = variant_model(eval_model, v)
