@@ -1,4 +1,5 @@
-"""Paper-style PSNR/SSIM tables for a jaxsr model on benchmark folders.
+"""Paper-style PSNR/SSIM tables (or any registered metrics, ``--metrics``) for a jaxsr model on benchmark
+folders.
 
   python evaluate.py --model vdsr --weights ../shared/weights/VDSR_Official.mat \
       --data_dir ../shared/data/test --datasets Set5,Set14,B100 --scales 2,3,4 --results_json out.json
@@ -37,6 +38,9 @@ flags.DEFINE_bool("gray_as_rgb", False, "Score grayscale images as 3-channel RGB
 flags.DEFINE_enum("protocol", "matlab", ["matlab", "float"], "Evaluation protocol: 'matlab' scores uint8 Y "
                   "as the papers' MATLAB scripts (their tables); 'float' quantizes nothing "
                   "(with --workdir: default = the run's own eval.protocol).")
+flags.DEFINE_list("metrics", ["psnr", "ssim"], "Metrics to score, in table order: names registered in "
+                  "jaxsr.metrics (built in: psnr, ssim on Y; with --workdir: default = the run's "
+                  "own eval.metrics).")
 flags.DEFINE_bool("no_progress", False, "No progress bar on stderr.")
 FLAGS = flags.FLAGS
 
@@ -53,6 +57,7 @@ def main(argv):
     from jaxsr.evaluation import evaluate, markdown_table
     from jaxsr.io import atomic_write_bytes, writable_dir, writable_file
     from jaxsr.loading import run_eval_scales, upscaler_factory
+    from jaxsr.metrics import check_metrics
     from jaxsr.provenance import results_metadata, scale_note
     from jaxsr.report import write_report
 
@@ -60,6 +65,10 @@ def main(argv):
         scales = parse_scales(FLAGS.scales)
         if not all(2 <= s <= MAX_SCALE for s in scales):
             raise JaxsrError(f"--scales must be integers from 2 to {MAX_SCALE}, got {','.join(FLAGS.scales)!r}")
+        try:
+            metrics = check_metrics(FLAGS.metrics)
+        except JaxsrError as e:
+            raise JaxsrError(f"--metrics: {e}") from None
         # Every output is checked before any work, so that nothing is lost at the end.
         if FLAGS.results_json:
             writable_file(FLAGS.results_json, "--results_json")
@@ -73,6 +82,8 @@ def main(argv):
         protocol = FLAGS.protocol
         if run_config is not None and not FLAGS["protocol"].present:
             protocol = run_config.eval.get("protocol", protocol)  # the run's own validation protocol
+        if run_config is not None and not FLAGS["metrics"].present:
+            metrics = check_metrics(run_config.eval.get("metrics", metrics))  # the run's own metrics
         if FLAGS.data_dir:
             datasets = folder_datasets(FLAGS.data_dir, FLAGS.datasets)
         elif run_config is not None:
@@ -86,11 +97,11 @@ def main(argv):
         errors: list[str] = []
         results = evaluate(factory, datasets, scales, save_images=images_dir, progress=not FLAGS.no_progress,
                            gray_as_rgb=FLAGS.gray_as_rgb, errors=errors, label=label,
-                           protocol=protocol)
+                           protocol=protocol, metrics=metrics)
         print(markdown_table(results, label))
         settings = {"self_ensemble": FLAGS.self_ensemble, "gray_as_rgb": FLAGS.gray_as_rgb,
                     "datasets": list(datasets)}
-        settings["protocol"] = protocol
+        settings.update(protocol=protocol, metrics=list(metrics))
         settings.update({"note": note, "errors": errors} if note or errors else {})
         meta = results_metadata(model, label, FLAGS.weights, FLAGS.workdir, scales, **settings)
         if FLAGS.results_json:

@@ -56,6 +56,7 @@ _COMMON = [
     ("eval.datasets", "Set5", "Comma-separated dataset names under eval.data_dir."),
     ("eval.scales", (2, 3, 4), "Scales evaluated (a single-scale EDSR run: its training scale)."),
     ("eval.protocol", "matlab", '"matlab" (MATLAB imresize/rgb2ycbcr, quantised) or "float".'),
+    ("eval.metrics", "psnr,ssim", "Comma-separated metrics registered in jaxsr.metrics (validation, tables)."),
 ]
 
 # Optimizer-specific fields, chosen by optim.name.

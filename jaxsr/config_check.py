@@ -16,6 +16,7 @@ import ml_collections
 from jaxsr import models
 from jaxsr.config import ENUMS, HARMLESS, OPTIMIZERS, RULES, fields
 from jaxsr.errors import JaxsrError
+from jaxsr.metrics import check_metrics
 
 __all__ = ["check_config", "config_changes"]
 
@@ -111,6 +112,10 @@ def check_config(config) -> None:
                 list_images(folder)
             except JaxsrError as e:
                 raise JaxsrError(f"data.folders: {e}") from None
+    try:
+        check_metrics(config.eval.metrics)
+    except JaxsrError as e:
+        raise JaxsrError(f"eval.metrics: {e}") from None
     _shape_build(config)
     if config.eval.data_dir:
         from jaxsr.data.sources import folder_datasets

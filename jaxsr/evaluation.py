@@ -1,4 +1,5 @@
-"""Paper-style benchmark evaluation: PSNR/SSIM tables against the bicubic baseline.
+"""Paper-style benchmark evaluation: tables of the registered metrics (``jaxsr.metrics``; PSNR/SSIM by
+default) against the bicubic baseline.
 
 The protocol for one HR test image at scale s (VDSR/EDSR papers, ``docs`` in the README):
 1. HR is mod-cropped to a multiple of s;
@@ -6,7 +7,8 @@ The protocol for one HR test image at scale s (VDSR/EDSR papers, ``docs`` in the
    of RGB for RGB models);
 3. the model super-resolves LR (pre-upsampling models see ``imresize(LR, s)``);
 4. PSNR and SSIM on Y in [0, 255], prediction clipped to [0, 1], ``s`` pixels shaved from each border;
-   the bicubic row is ``imresize(imresize(HR_Y, 1/s), s)`` scored the same way;
+   the bicubic row is ``imresize(imresize(HR_Y, 1/s), s)`` scored the same way; RGB metrics score the
+   model's RGB output (Y models: the SR Y merged with the bicubic CbCr; the bicubic row likewise);
 5. dataset figures are plain means over its images.
 Quantization follows the ``protocol`` (``jaxsr.protocol``): ``"matlab"`` (default) scores uint8 Y as the
 papers' MATLAB scripts do, ``"float"`` quantizes nothing.
@@ -24,7 +26,10 @@ from tqdm import tqdm
 
 from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
-from jaxsr.metrics import sr_metrics
+from jaxsr.inference import colorize
+from jaxsr.metrics import (DEFAULT_METRICS, check_metrics, format_scores, get_metric, metric_label,
+                           result_metrics)
+from jaxsr.ops.color import rgb_to_ycbcr
 from jaxsr.parallel import allgather
 from jaxsr.protocol import DEFAULT_PROTOCOL, as_stored, check_protocol, hr_y as protocol_hr_y, scored
 from jaxsr.ops.crop import modcrop
@@ -33,33 +38,48 @@ from jaxsr.ops.resize import imresize
 __all__ = ["evaluate_image", "evaluate", "markdown_table"]
 
 
-# Per-image metrics; "ok" is 0 for an image that could not be read or scored (left out of the means).
-_KEYS = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "seconds", "seconds_with_compile", "ok")
+_TIMES = ("seconds", "seconds_with_compile")
 
 
-def _summary(rows: np.ndarray, names: list[str]) -> dict:
-    """Means over the scored images of an (images, len(_KEYS)) array, in the ``--results_json`` layout;
+def _keys(metrics) -> tuple[str, ...]:
+    """Per-image row layout: each metric, its bicubic figure, the times, and "ok" (0 for an image that
+    could not be read or scored, left out of the means)."""
+    return (*metrics, *(f"bicubic_{m}" for m in metrics), *_TIMES, "ok")
+
+
+def _summary(rows: np.ndarray, names: list[str], keys: tuple[str, ...]) -> dict:
+    """Means over the scored images of an (images, len(keys)) array, in the ``--results_json`` layout;
     figures are None when no image could be scored."""
     ok = rows[:, -1] > 0
-    mean = rows[ok].mean(axis=0) if ok.any() else [None] * len(_KEYS)
-    out = {k: None if v is None else float(v) for k, v in zip(_KEYS, mean)}
-    per_image = [{"name": n, **{k: float(v) for k, v in zip(_KEYS[:6], r)}} for n, r, good in zip(names, rows, ok)
+    mean = rows[ok].mean(axis=0) if ok.any() else [None] * len(keys)
+    out = {k: None if v is None else float(v) for k, v in zip(keys, mean)}
+    per_image = [{"name": n, **{k: float(v) for k, v in zip(keys[:-1], r)}} for n, r, good in zip(names, rows, ok)
                  if good]
-    return {**{k: out[k] for k in _KEYS[:4]}, "images": int(ok.sum()), "failed": int((~ok).sum()),
+    return {**{k: out[k] for k in keys[:-3]}, "images": int(ok.sum()), "failed": int((~ok).sum()),
             "seconds_per_image": out["seconds"], "seconds_per_image_with_compile": out["seconds_with_compile"],
             "per_image": per_image}
 
 
-def evaluate_image(hr: np.ndarray, upscaler: Upscaler, protocol: str = DEFAULT_PROTOCOL):
+def evaluate_image(hr: np.ndarray, upscaler: Upscaler, protocol: str = DEFAULT_PROTOCOL,
+                   metrics=DEFAULT_METRICS):
     """Score one HR image (H, W) or (H, W, 3) in [0, 1] at ``upscaler.scale`` under ``protocol``.
 
     Returns:
-      (metrics dict with psnr/ssim/bicubic_psnr/bicubic_ssim/seconds/seconds_with_compile, sr_y,
+      (metrics dict with each of ``metrics``, ``bicubic_<metric>``, seconds and seconds_with_compile, sr_y,
       bicubic_y, hr) where the images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1] as
       scored.
     Raises:
-      JaxsrError: the image is too small to score at this scale (SSIM's 11×11 window after shaving).
+      JaxsrError: the image is too small to score at this scale (SSIM's 11×11 window after shaving), or
+        an unknown metric.
     """
+    scores, images = _score_image(hr, upscaler, protocol, check_metrics(metrics))
+    return scores, images["sr_y"], images["bicubic_y"], images["hr"]
+
+
+def _score_image(hr: np.ndarray, upscaler: Upscaler, protocol: str, metrics, rgb: bool = False):
+    """(scores, images) of one HR image: ``images`` has "hr" (mod-cropped), "hr_y", "sr_y", "bicubic_y" and,
+    when an RGB metric is asked for or ``rgb``, "hr_rgb", "sr_rgb", "bicubic_rgb" ((sH, sW, 3) as scored;
+    gray images as three equal channels)."""
     s = upscaler.scale
     hr = modcrop(hr, s)
     problem = _too_small(hr.shape, s)
@@ -68,18 +88,37 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler, protocol: str = DEFAULT_P
     hr_y = protocol_hr_y(hr, protocol)
     lr_y = imresize(hr_y, 1 / s)
     bicubic_y = scored(imresize(lr_y, s), protocol)
+    sr_rgb = None
     if upscaler.channels == 1:
         sr_y = upscaler.upscale_channels(lr_y[..., None])[..., 0]
     else:  # RGB models: LR made in RGB; a gray image stays gray through Upscaler.upscale
         lr = as_stored(imresize(as_stored(hr, protocol), 1 / s), protocol)
-        sr_y = protocol_hr_y(upscaler.upscale(lr), protocol)  # 'matlab': Y of the uint8 RGB output
+        sr_rgb = upscaler.upscale(lr)
+        sr_y = protocol_hr_y(sr_rgb, protocol)  # 'matlab': Y of the uint8 RGB output
     sr_y = scored(sr_y, protocol)
     seconds, compiling = upscaler.last_seconds, upscaler.last_compile_seconds
-    psnr, ssim = sr_metrics(sr_y, hr_y, s)
-    bpsnr, bssim = sr_metrics(bicubic_y, hr_y, s)
-    metrics = {"psnr": psnr, "ssim": ssim, "bicubic_psnr": bpsnr, "bicubic_ssim": bssim, "seconds": seconds,
-               "seconds_with_compile": seconds + compiling}
-    return metrics, sr_y, bicubic_y, hr
+    images = {"hr": hr, "hr_y": hr_y, "sr_y": sr_y, "bicubic_y": bicubic_y}
+    if rgb or any(get_metric(m).space == "rgb" for m in metrics):
+        images.update(_rgb_images(hr, sr_rgb, sr_y, bicubic_y, s, protocol))
+    scores = {m: float(get_metric(m).fn(images[f"sr_{get_metric(m).space}"],
+                                        images[f"hr_{get_metric(m).space}"], s)) for m in metrics}
+    scores.update({f"bicubic_{m}": float(get_metric(m).fn(images[f"bicubic_{get_metric(m).space}"],
+                                                          images[f"hr_{get_metric(m).space}"], s))
+                   for m in metrics})
+    return {**scores, "seconds": seconds, "seconds_with_compile": seconds + compiling}, images
+
+
+def _rgb_images(hr, sr_rgb, sr_y, bicubic_y, s: int, protocol: str) -> dict:
+    """HR, SR and bicubic RGB (sH, sW, 3) as the protocol scores them: an RGB model's own output, else the
+    Y merged with the bicubic-upsampled CbCr of the LR (as saved); gray images as three equal channels."""
+    hr = scored(hr, protocol)  # 'matlab': the uint8 image; 'float': as is, in [0, 1]
+    if hr.ndim == 2:
+        return {k: np.repeat(v[..., None], 3, axis=-1)
+                for k, v in (("hr_rgb", hr), ("sr_rgb", sr_y), ("bicubic_rgb", bicubic_y))}
+    cbcr = imresize(imresize(rgb_to_ycbcr(hr)[..., 1:], 1 / s), s)
+    sr = colorize(sr_y[..., None], cbcr) if sr_rgb is None else sr_rgb
+    return {"hr_rgb": hr, "sr_rgb": scored(sr, protocol),
+            "bicubic_rgb": scored(colorize(bicubic_y[..., None], cbcr), protocol)}
 
 
 def _too_small(shape, s: int) -> str | None:
@@ -93,7 +132,8 @@ def _too_small(shape, s: int) -> str | None:
 
 def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[str, Collection],
              scales, save_images=None, progress: bool = True, gray_as_rgb: bool = False,
-             errors: list | None = None, label: str = "model", protocol: str = DEFAULT_PROTOCOL) -> dict:
+             errors: list | None = None, label: str = "model", protocol: str = DEFAULT_PROTOCOL,
+             metrics=DEFAULT_METRICS) -> dict:
     """Evaluate on datasets; returns the ``--results_json`` dict.
 
     Args:
@@ -110,18 +150,22 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
         appended here and left out; the others are still scored. None: the JaxsrError propagates.
       protocol: ``"matlab"`` (uint8 quantization as the papers' scripts) or ``"float"``; see
         ``jaxsr.protocol``.
+      metrics: names of registered metrics (``jaxsr.metrics.register_metric``), in table order.
 
     Returns:
-      ``{dataset: {str(scale): {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "images", "failed",
-      "seconds_per_image", "seconds_per_image_with_compile", "per_image": [{"name", "psnr", ...}],
-      "protocol"}}}``; seconds exclude (or include) the one-off compilations.
+      ``{dataset: {str(scale): {<metric>..., "bicubic_<metric>"..., "images", "failed",
+      "seconds_per_image", "seconds_per_image_with_compile", "per_image": [{"name", <metric>, ...}],
+      "protocol"}}}`` (default metrics: "psnr", "ssim"); seconds exclude (or include) the one-off
+      compilations.
     """
     from jaxsr.report import save_outputs
 
     check_protocol(protocol)
+    metrics = check_metrics(metrics)
+    keys = _keys(metrics)
     upscalers = {s: upscaler_for_scale(s) for s in scales}
     rank, ranks = jax.process_index(), jax.process_count()  # images are split across processes
-    rows = {(d, s): np.zeros((len(images), len(_KEYS))) for d, images in datasets.items() for s in scales}
+    rows = {(d, s): np.zeros((len(images), len(keys))) for d, images in datasets.items() for s in scales}
     mine = sum(len(range(rank, len(images), ranks)) for images in datasets.values())
     bar = tqdm(total=mine * len(scales), disable=not progress, file=sys.stderr, unit="img", dynamic_ncols=True)
     names = {d: [] for d in datasets}
@@ -153,29 +197,32 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
             for s in scales:
                 bar.set_description(f"{name} x{s} {item.name}")
                 try:
-                    metrics, sr_y, bicubic_y, hr = evaluate_image(image, upscalers[s], protocol)
+                    scores, out = _score_image(image, upscalers[s], protocol, metrics, rgb=bool(save_images))
                 except JaxsrError as e:
                     failed(f"{name}/{item.name}: {e}")
                 else:
-                    rows[name, s][i] = [*(metrics[k] for k in _KEYS[:-1]), 1.0]
+                    rows[name, s][i] = [*(scores[k] for k in keys[:-1]), 1.0]
                     if save_images:
-                        save_outputs(Path(save_images) / name / f"x{s}", item.name, hr, sr_y, bicubic_y, s,
-                                     metrics, label)
+                        save_outputs(Path(save_images) / name / f"x{s}", item.name, out, s, scores, label)
                 bar.update(1)
     bar.close()
     results = {}
     for (d, s), local in rows.items():
         gathered = allgather(local)  # (processes, images, keys); image i was scored by process i % ranks
         owned = gathered[np.arange(len(local)) % ranks, np.arange(len(local))]
-        results.setdefault(d, {})[str(s)] = {**_summary(owned, names[d]), "protocol": protocol}
+        results.setdefault(d, {})[str(s)] = {**_summary(owned, names[d], keys), "protocol": protocol}
     return results
 
 
 def markdown_table(results: dict, model_name: str = "model") -> str:
-    """A paper-style Markdown table: one row per dataset × scale; the last column is the mean seconds per
-    image without (and, in parentheses, with) the one-off compilations. Images that could not be scored
-    are counted after the dataset's name."""
-    lines = [f"| Dataset | Scale | Bicubic PSNR / SSIM | {model_name} PSNR / SSIM | s / image (incl. compile) |",
+    """A paper-style Markdown table: one row per dataset × scale, the metrics of the results (PSNR / SSIM by
+    default) for bicubic and the model; the last column is the mean seconds per image without (and, in
+    parentheses, with) the one-off compilations. Images that could not be scored are counted after the
+    dataset's name."""
+    cells = [r for by_scale in results.values() for r in by_scale.values()]
+    metrics = result_metrics(cells[0]) if cells else list(DEFAULT_METRICS)
+    heads = " / ".join(metric_label(m) for m in metrics)
+    lines = [f"| Dataset | Scale | Bicubic {heads} | {model_name} {heads} | s / image (incl. compile) |",
              "|---|---|---|---|---|"]
     for dataset, by_scale in results.items():
         for scale, r in by_scale.items():
@@ -183,7 +230,7 @@ def markdown_table(results: dict, model_name: str = "model") -> str:
             if not r["images"]:
                 lines.append(f"| {name} | x{scale} | – | – | – |")
                 continue
-            lines.append(f"| {name} | x{scale} | {r['bicubic_psnr']:.2f} / {r['bicubic_ssim']:.4f} | "
-                         f"{r['psnr']:.2f} / {r['ssim']:.4f} | {r['seconds_per_image']:.3f} "
+            lines.append(f"| {name} | x{scale} | {format_scores(r, metrics, 'bicubic_')} | "
+                         f"{format_scores(r, metrics)} | {r['seconds_per_image']:.3f} "
                          f"({r['seconds_per_image_with_compile']:.3f}) |")
     return "\n".join(lines)

@@ -7,20 +7,29 @@
   against a float64 transcription of ``ssim_index`` to 1e-5.
 * :func:`sr_metrics` scores an SR result the way VDSR/EDSR tables do: it takes Y in [0, 1] and scores it
   on the 0–255 scale, with ``scale`` pixels shaved from each border, the prediction clipped to [0, 1] first.
+* The metric registry: what evaluation scores. A metric is ``fn(prediction, hr, scale) -> float`` on the Y
+  (``space="y"``: (H, W)) or RGB (``space="rgb"``: (H, W, 3), gray images as three equal channels) images,
+  float64 in [0, 1] as the evaluation protocol quantized them (``jaxsr.protocol``); ``psnr`` and ``ssim``
+  (the defaults) are :func:`sr_metrics`'s. ``register_metric("mae", fn, space="rgb")`` adds one; every
+  table, report and results JSON lists the metrics by name (``<name>`` and ``bicubic_<name>`` keys).
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import dm_pix as pix
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxsr.errors import JaxsrError
 from jaxsr.ops.crop import shave as _shave
 
-__all__ = ["psnr", "ssim", "sr_metrics"]
+__all__ = ["psnr", "ssim", "sr_metrics", "Metric", "register_metric", "get_metric", "metric_names",
+           "check_metrics", "result_metrics", "metric_label", "format_scores", "DEFAULT_METRICS", "SPACES"]
 
 
 def psnr(x, y, max_value: float = 1.0, shave: int = 0) -> float:
@@ -59,6 +68,21 @@ def sr_metrics(sr_y, hr_y, scale: int) -> tuple[float, float]:
     Raises ValueError for images on another scale: an ``hr_y`` outside [0, 1] or integer-typed inputs
     (0–255 images would otherwise score around −41 dB without a word).
     """
+    return sr_psnr(sr_y, hr_y, scale), sr_ssim(sr_y, hr_y, scale)
+
+
+def sr_psnr(sr_y, hr_y, scale: int) -> float:
+    """PSNR (dB) of :func:`sr_metrics`."""
+    return psnr(*_on_255(sr_y, hr_y), 255.0, shave=scale)
+
+
+def sr_ssim(sr_y, hr_y, scale: int) -> float:
+    """SSIM of :func:`sr_metrics`."""
+    return ssim(*_on_255(sr_y, hr_y), 255.0, shave=scale)
+
+
+def _on_255(sr_y, hr_y):
+    """The prediction clipped to [0, 1] and both images checked and scaled to [0, 255], float64."""
     for name, image in (("sr_y", sr_y), ("hr_y", hr_y)):
         if np.issubdtype(np.asarray(image).dtype, np.integer):
             raise ValueError(f"sr_metrics takes float Y in [0, 1], got {name} of dtype "
@@ -69,8 +93,95 @@ def sr_metrics(sr_y, hr_y, scale: int) -> tuple[float, float]:
     if lo < -1e-6 or hi > 1 + 1e-6:
         raise ValueError(f"sr_metrics takes Y in [0, 1], got hr_y in [{lo:g}, {hi:g}] "
                          "(divide 0-255 images by 255)")
-    hr = hr * 255.0
-    return psnr(sr, hr, 255.0, shave=scale), ssim(sr, hr, 255.0, shave=scale)
+    return sr, hr * 255.0
+
+
+SPACES = ("y", "rgb")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric: ``fn(prediction, hr, scale) -> float`` on images of ``space`` ("y": (H, W),
+    "rgb": (H, W, 3)), float64 in [0, 1]; ``label`` heads table columns, ``digits`` formats its values,
+    ``unit`` follows them in image captions."""
+    name: str
+    fn: Callable[[np.ndarray, np.ndarray, int], float]
+    space: str = "y"
+    label: str = ""
+    digits: int = 4
+    unit: str = ""
+
+
+_REGISTRY: dict[str, Metric] = {}
+
+
+def register_metric(name: str, fn: Callable, space: str = "y", label: str | None = None,
+                    digits: int = 4, unit: str = "") -> Metric:
+    """Register (or replace) metric ``name``: ``fn(prediction, hr, scale) -> float`` on the ``space``
+    images ("y" or "rgb") as the evaluation protocol scores them. Returns the :class:`Metric`."""
+    if space not in SPACES:
+        raise ValueError(f"metric space must be one of {', '.join(SPACES)}; got {space!r}")
+    if not name.isidentifier() or name.startswith("bicubic_") or name in _RESERVED:
+        raise ValueError(f"metric name must be an identifier, not starting with 'bicubic_' nor one of "
+                         f"{', '.join(_RESERVED)}; got {name!r}")
+    _REGISTRY[name] = Metric(name, fn, space, label or name.upper(), digits, unit)
+    return _REGISTRY[name]
+
+
+def get_metric(name: str) -> Metric:
+    """The registered metric ``name``; JaxsrError naming the registered ones if there is none."""
+    if name not in _REGISTRY:
+        raise JaxsrError(f"unknown metric {name!r}; registered: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def metric_names() -> list[str]:
+    """Names of the registered metrics, in registration order."""
+    return list(_REGISTRY)
+
+
+def check_metrics(names: Sequence[str] | str) -> tuple[str, ...]:
+    """Metric names (a sequence or a comma-separated string) checked against the registry, deduplicated,
+    in the given order; JaxsrError for an unknown name or none."""
+    if isinstance(names, str):
+        names = names.split(",")
+    names = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if not names:
+        raise JaxsrError(f"no metric given; registered: {', '.join(_REGISTRY)}")
+    for n in names:
+        get_metric(n)
+    return names
+
+
+def result_metrics(cell) -> list[str]:
+    """The metric names of one evaluation result or per-image record (the keys ``m`` that have a
+    ``bicubic_m`` beside them), in their order."""
+    return [k for k in cell if f"bicubic_{k}" in cell]
+
+
+def metric_label(name: str) -> str:
+    """The column label of metric ``name`` (its upper-cased name when it is not registered here)."""
+    return _REGISTRY[name].label if name in _REGISTRY else name.upper()
+
+
+def format_scores(r, metrics, prefix: str = "", digits: int | None = None, units: bool = False) -> str:
+    """``"31.02 / 0.8841"``: the figures ``r[prefix + m]`` of ``metrics`` joined by " / ", each with its
+    metric's digits (or ``digits``; 4 for a metric not registered here), followed by its unit if
+    ``units``; "–" for a missing figure."""
+    def fmt(m):
+        value, metric = r.get(prefix + m), _REGISTRY.get(m)
+        if value is None:
+            return "–"
+        d = digits if digits is not None else metric.digits if metric else 4
+        return f"{value:.{d}f}" + (f" {metric.unit}" if units and metric and metric.unit else "")
+    return " / ".join(fmt(m) for m in metrics)
+
+
+_RESERVED = ("images", "failed", "seconds", "seconds_with_compile", "seconds_per_image",
+             "seconds_per_image_with_compile", "per_image", "protocol", "name", "ok")
+DEFAULT_METRICS = ("psnr", "ssim")
+register_metric("psnr", sr_psnr, "y", "PSNR", 2, "dB")
+register_metric("ssim", sr_ssim, "y", "SSIM", 4)
 
 
 def _pair(x, y, shave):

@@ -6,8 +6,9 @@
 
 evaluates every method of the table (bicubic always; the others when their weights are given) on every
 dataset of the table found under ``--data_dir``, at every scale, and prints a Markdown table with the
-paper's PSNR / SSIM and the difference beside each measured cell. The printed figures live in one data
-file, ``jaxsr/paper_tables.json``.
+paper's PSNR / SSIM and the difference beside each measured cell (``--metrics`` adds other registered
+metrics, ``jaxsr.metrics``, to the measured cells). The printed figures live in one data file,
+``jaxsr/paper_tables.json``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 from jaxsr.errors import JaxsrError
+from jaxsr.metrics import DEFAULT_METRICS, check_metrics, format_scores
 from jaxsr.protocol import DEFAULT_PROTOCOL, PROTOCOLS, check_protocol
 
 __all__ = ["TABLES_FILE", "paper_tables", "reproduce", "markdown", "main"]
@@ -40,7 +42,7 @@ def _folder(data_dir: Path, dataset: str) -> str | None:
 
 
 def reproduce(table: str, data_dir, weights: dict, scales=None, datasets=None,
-              protocol: str = DEFAULT_PROTOCOL, progress: bool = True) -> dict:
+              protocol: str = DEFAULT_PROTOCOL, progress: bool = True, metrics=()) -> dict:
     """Measure a paper table.
 
     Args:
@@ -51,9 +53,11 @@ def reproduce(table: str, data_dir, weights: dict, scales=None, datasets=None,
         Bicubic are left out.
       scales, datasets: subsets of the table's (default: all).
       protocol: evaluation protocol (``jaxsr.protocol``); the papers' is ``"matlab"``.
+      metrics: registered metrics measured besides the papers' PSNR and SSIM.
     Returns:
-      ``{"table", "source", "protocol", "methods", "rows": [{"dataset", "scale", "method", "psnr", "ssim",
-      "paper_psnr", "paper_ssim", "psnr_diff", "ssim_diff", "images"}]}``.
+      ``{"table", "source", "protocol", "methods", "metrics", "rows": [{"dataset", "scale", "method",
+      "psnr", "ssim", <other metrics>..., "paper_psnr", "paper_ssim", "psnr_diff", "ssim_diff",
+      "images"}]}``.
     """
     from jaxsr.data.sources import FolderImages
     from jaxsr.data.folder import find_dataset
@@ -61,6 +65,7 @@ def reproduce(table: str, data_dir, weights: dict, scales=None, datasets=None,
     from jaxsr.loading import upscaler_factory
 
     check_protocol(protocol)
+    metrics = check_metrics((*DEFAULT_METRICS, *metrics))
     tables = paper_tables()
     if table not in tables:
         raise JaxsrError(f"unknown table {table!r}; known: {', '.join(sorted(tables))}")
@@ -85,20 +90,23 @@ def reproduce(table: str, data_dir, weights: dict, scales=None, datasets=None,
         upscalers[method] = {s: factory(s) for s in scales}
     rows = []
     for method in methods:
-        results = evaluate(upscalers[method].__getitem__, sets, scales, progress=progress, protocol=protocol)
+        results = evaluate(upscalers[method].__getitem__, sets, scales, progress=progress, protocol=protocol,
+                           metrics=metrics)
         for d, by_scale in results.items():
             for s, r in by_scale.items():
                 paper_psnr, paper_ssim = values[d][s][method]
-                rows.append({"dataset": d, "scale": int(s), "method": method, "psnr": r["psnr"], "ssim": r["ssim"],
+                rows.append({"dataset": d, "scale": int(s), "method": method, **{m: r[m] for m in metrics},
                              "paper_psnr": paper_psnr, "paper_ssim": paper_ssim,
                              "psnr_diff": r["psnr"] - paper_psnr, "ssim_diff": r["ssim"] - paper_ssim,
                              "images": r["images"]})
-    return {"table": table, "source": spec["source"], "protocol": protocol, "methods": methods, "rows": rows}
+    return {"table": table, "source": spec["source"], "protocol": protocol, "methods": methods,
+            "metrics": list(metrics), "rows": rows}
 
 
 def markdown(result: dict) -> str:
-    """The measured table in Markdown: per method, measured PSNR / SSIM, the paper's, and the difference."""
-    methods = result["methods"]
+    """The measured table in Markdown: per method, the measured metrics (PSNR / SSIM, then any others), the
+    paper's PSNR / SSIM, and the difference."""
+    methods, metrics = result["methods"], result.get("metrics", list(DEFAULT_METRICS))
     head = "| Dataset | Scale | " + " | ".join(f"{m} | paper | Δ" for m in methods) + " |"
     lines = [head, "|---|---|" + "---|---|---|" * len(methods)]
     cells = {(r["dataset"], r["scale"], r["method"]): r for r in result["rows"]}
@@ -106,7 +114,7 @@ def markdown(result: dict) -> str:
         parts = []
         for m in methods:
             r = cells[d, s, m]
-            parts.append(f"{r['psnr']:.4f} / {r['ssim']:.4f} | {r['paper_psnr']:.2f} / {r['paper_ssim']:.4f} | "
+            parts.append(f"{format_scores(r, metrics, digits=4)} | {r['paper_psnr']:.2f} / {r['paper_ssim']:.4f} | "
                          f"{r['psnr_diff']:+.3f} / {r['ssim_diff']:+.4f}")
         lines.append(f"| {d} | x{s} | " + " | ".join(parts) + " |")
     return "\n".join(lines)
@@ -126,6 +134,7 @@ def main(argv=None) -> int:
     p.add_argument("--scales", help="comma-separated subset of the table's scales (default: all)")
     p.add_argument("--protocol", choices=PROTOCOLS, default=DEFAULT_PROTOCOL,
                    help="evaluation protocol (the papers': matlab)")
+    p.add_argument("--metrics", default="", help="comma-separated registered metrics measured besides PSNR/SSIM")
     p.add_argument("--json", help="also write the table's numbers to this JSON file")
     p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
@@ -134,8 +143,9 @@ def main(argv=None) -> int:
         scales = parse_scales(args.scales.split(",")) if args.scales else None
         datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
         weights = {"VDSR": args.vdsr_weights, "SRCNN": args.srcnn_weights}
+        extra = [m.strip() for m in args.metrics.split(",") if m.strip()]
         result = reproduce(args.table, args.data_dir, weights, scales, datasets, args.protocol,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, metrics=extra)
         print(f"{result['source']}; measured with jaxsr, protocol {result['protocol']!r}\n")
         print(markdown(result))
         if args.json:

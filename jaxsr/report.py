@@ -2,7 +2,8 @@
 
 * ``save_outputs``: per image and scale, the SR output ``<name>.png`` and ``<name>_compare.png``: three crops
   (HR, bicubic, model) of the window where the model differs most from bicubic, enlarged with nearest
-  neighbour to at least ``min_side`` pixels each, each under a label with its whole-image PSNR (Y, shaved).
+  neighbour to at least ``min_side`` pixels each, each under a label with its whole-image score (the first
+  evaluated metric: PSNR on Y, shaved, by default).
 * ``write_report``: ``index.html`` with the run's metadata, the table and, per image, its comparison; images
   are referenced by relative paths, so the folder opens in a browser without a server and can be moved.
 """
@@ -17,29 +18,32 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from jaxsr.inference import colorize
 from jaxsr.io import atomic_write_bytes, to_uint8, write_image
-from jaxsr.ops.color import rgb_to_ycbcr
-from jaxsr.ops.resize import imresize
+from jaxsr.metrics import format_scores, metric_label, result_metrics
 
 __all__ = ["save_outputs", "comparison_image", "write_report", "COMPARE_SUFFIX"]
 
 COMPARE_SUFFIX = "_compare.png"
 
 
-def save_outputs(folder, stem: str, hr, sr_y, bicubic_y, scale: int, metrics: dict, label: str = "model") -> None:
-    """Write ``<stem>.png`` (the SR output: RGB for colour input, Cb/Cr bicubic from the LR) and the labeled
-    ``<stem>_compare.png`` into ``folder``. ``hr`` is the mod-cropped HR (H, W[, 3]) and ``sr_y``/``bicubic_y``
-    the (H, W) Y predictions, all in [0, 1]; ``metrics`` has ``psnr`` and ``bicubic_psnr`` in dB."""
+def save_outputs(folder, stem: str, images: dict, scale: int, metrics: dict, label: str = "model") -> None:
+    """Write ``<stem>.png`` (the SR output: the model's RGB for colour input, for Y models with Cb/Cr bicubic
+    from the LR; gray for gray input) and the labeled ``<stem>_compare.png`` into ``folder``. ``images``
+    (from the evaluation) has the mod-cropped ``hr`` (H, W[, 3]), the (H, W) Y predictions ``sr_y`` and
+    ``bicubic_y`` and, for colour input, ``sr_rgb`` and ``bicubic_rgb`` (H, W, 3), all in [0, 1]; ``metrics``
+    has each metric and its ``bicubic_`` figure (the first one labels the crops)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    hr, sr_y, bicubic_y = images["hr"], images["sr_y"], images["bicubic_y"]
     if hr.ndim == 3:
-        cbcr = imresize(imresize(rgb_to_ycbcr(hr)[..., 1:], 1 / scale), scale)
-        sr, bicubic = colorize(sr_y[..., None], cbcr), colorize(bicubic_y[..., None], cbcr)
+        sr, bicubic = images["sr_rgb"], images["bicubic_rgb"]
     else:
         sr, bicubic = np.clip(sr_y, 0, 1), np.clip(bicubic_y, 0, 1)
     write_image(folder / f"{stem}.png", sr)
-    labels = ("HR", f"bicubic: PSNR {metrics['bicubic_psnr']:.2f} dB", f"{label}: PSNR {metrics['psnr']:.2f} dB")
+    first = result_metrics(metrics)[:1]
+    name = metric_label(first[0]) + " " if first else ""
+    labels = ("HR", f"bicubic: {name}{format_scores(metrics, first, 'bicubic_', units=True)}",
+              f"{label}: {name}{format_scores(metrics, first, units=True)}")
     write_image(folder / f"{stem}{COMPARE_SUFFIX}", comparison_image(hr, bicubic, sr, sr_y, bicubic_y, labels))
 
 
@@ -100,15 +104,17 @@ def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
            f"<h1>jaxsr evaluation: {e(label)}</h1><ul>"]
     out += [f"<li><b>{e(k)}</b>: {e(', '.join(map(str, v)) if isinstance(v, list) else str(v))}</li>"
             for k, v in facts.items()]
-    out.append("</ul><h2>Results (PSNR dB / SSIM on Y)</h2><table><tr><th>Dataset</th><th>Scale</th>"
+    cells = [r for by_scale in results.values() for r in by_scale.values()]
+    metrics = result_metrics(cells[0]) if cells else []
+    heads = e(" / ".join(metric_label(m) for m in metrics))
+    out.append(f"</ul><h2>Results ({heads})</h2><table><tr><th>Dataset</th><th>Scale</th>"
                f"<th>Images</th><th>Bicubic</th><th>{e(label)}</th><th>s / image</th>"
                "<th>s / image incl. compile</th></tr>")
     for dataset, by_scale in results.items():
         for scale, r in by_scale.items():
             failed = f" ({r['failed']} failed)" if r.get("failed") else ""
             out.append(f"<tr><td>{e(dataset)}</td><td>x{e(scale)}</td><td>{r['images']}{failed}</td>"
-                       f"<td>{_fmt(r['bicubic_psnr'], 2)} / {_fmt(r['bicubic_ssim'], 4)}</td>"
-                       f"<td>{_fmt(r['psnr'], 2)} / {_fmt(r['ssim'], 4)}</td>"
+                       f"<td>{format_scores(r, metrics, 'bicubic_')}</td><td>{format_scores(r, metrics)}</td>"
                        f"<td>{_fmt(r['seconds_per_image'], 3)}</td>"
                        f"<td>{_fmt(r['seconds_per_image_with_compile'], 3)}</td></tr>")
     out.append("</table>")
@@ -116,8 +122,8 @@ def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
         for scale, r in by_scale.items():
             out.append(f"<h2>{e(dataset)} x{e(scale)}</h2>")
             for im in r.get("per_image", []):
-                caption = (f"{e(im['name'])}: bicubic {im['bicubic_psnr']:.2f} dB / {im['bicubic_ssim']:.4f}, "
-                           f"{e(label)} {im['psnr']:.2f} dB / {im['ssim']:.4f}")
+                caption = (f"{e(im['name'])}: bicubic {e(format_scores(im, metrics, 'bicubic_', units=True))}, "
+                           f"{e(label)} {e(format_scores(im, metrics, units=True))}")
                 path = images_dir / dataset / f"x{scale}" / f"{im['name']}{COMPARE_SUFFIX}"
                 img = ""
                 if path.is_file():

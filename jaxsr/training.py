@@ -29,6 +29,7 @@ from jaxsr.data.sampling import PatchTable, build_patch_table
 from jaxsr.data.sources import eval_datasets, training_images
 from jaxsr.errors import JaxsrError
 from jaxsr.evaluation import evaluate, markdown_table
+from jaxsr.metrics import result_metrics
 from jaxsr.inference import Upscaler
 from jaxsr.optim import make_optimizer
 from jaxsr.loading import build_model, run_eval_scales
@@ -137,7 +138,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         with _StopRequest() as stop:
             state = _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, upscalers,
                           eval_model, process0, None if restored is None else restored[0])
-        results = _evaluate(eval_model, state.params, eval_sets, eval_scales, upscalers, config.eval.protocol)
+        results = _evaluate(eval_model, state.params, eval_sets, eval_scales, upscalers, config.eval)
         writer.write(int(state.step), _val_scalars(results))
     finally:
         writer.close()
@@ -235,7 +236,7 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
                 awaiting = step
             if config.eval.every_steps and step % config.eval.every_steps == 0 and step < total:
                 writer.write(step, _val_scalars(_evaluate(model, state.params, eval_sets, eval_scales,
-                                                          upscalers, config.eval.protocol)))
+                                                          upscalers, config.eval)))
         if awaiting is None and last_good != step:  # interrupted, or nothing trained yet (total_steps = 0)
             ckpt.save(step, state.params, _train_items(state))
             awaiting = step
@@ -257,8 +258,9 @@ def _loop(config, state, run_step, ckpt, writer, stop, eval_sets, eval_scales, u
     return state
 
 
-def _evaluate(model, params, eval_sets, scales, upscalers, protocol, progress=False):
-    """Validation PSNR/SSIM with cached per-scale Upscalers (compiled once per image shape)."""
+def _evaluate(model, params, eval_sets, scales, upscalers, eval_config, progress=False):
+    """Validation ``eval_config.metrics`` (PSNR/SSIM by default) under ``eval_config.protocol``, with cached
+    per-scale Upscalers (compiled once per image shape)."""
     params = local_copy(params)  # process-local: every process scores its share of the images
 
     def factory(scale):
@@ -267,9 +269,10 @@ def _evaluate(model, params, eval_sets, scales, upscalers, protocol, progress=Fa
         upscalers[scale].params = params
         return upscalers[scale]
 
-    return evaluate(factory, eval_sets, [int(s) for s in scales], progress=progress, protocol=protocol)
+    return evaluate(factory, eval_sets, [int(s) for s in scales], progress=progress,
+                    protocol=eval_config.protocol, metrics=eval_config.get("metrics", "psnr,ssim"))
 
 
 def _val_scalars(results: dict) -> dict:
     return {f"val/{d}/x{s}/{k}": r[k] for d, by_scale in results.items() for s, r in by_scale.items()
-            for k in ("psnr", "ssim")}
+            for k in result_metrics(r)}
