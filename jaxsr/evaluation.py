@@ -25,8 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxsr.errors import JaxsrError
-from jaxsr.inference import Upscaler
-from jaxsr.inference import colorize
+from jaxsr.inference import Upscaler, colorize
 from jaxsr.metrics import (DEFAULT_METRICS, check_metrics, format_scores, get_metric, metric_label,
                            result_metrics)
 from jaxsr.ops.color import rgb_to_ycbcr
@@ -100,11 +99,13 @@ def _score_image(hr: np.ndarray, upscaler: Upscaler, protocol: str, metrics, rgb
     images = {"hr": hr, "hr_y": hr_y, "sr_y": sr_y, "bicubic_y": bicubic_y}
     if rgb or any(get_metric(m).space == "rgb" for m in metrics):
         images.update(_rgb_images(hr, sr_rgb, sr_y, bicubic_y, s, protocol))
-    scores = {m: float(get_metric(m).fn(images[f"sr_{get_metric(m).space}"],
-                                        images[f"hr_{get_metric(m).space}"], s)) for m in metrics}
-    scores.update({f"bicubic_{m}": float(get_metric(m).fn(images[f"bicubic_{get_metric(m).space}"],
-                                                          images[f"hr_{get_metric(m).space}"], s))
-                   for m in metrics})
+    scores = {}
+    for prefix, which in (("", "sr"), ("bicubic_", "bicubic")):
+        for m in metrics:
+            metric = get_metric(m)
+            scores[prefix + m] = float(metric.fn(images[f"{which}_{metric.space}"], images[f"hr_{metric.space}"], s))
+            if np.isnan(scores[prefix + m]):
+                raise JaxsrError(f"metric {m!r} gave NaN for the {'bicubic' if prefix else 'model'} output")
     return {**scores, "seconds": seconds, "seconds_with_compile": seconds + compiling}, images
 
 

@@ -98,6 +98,11 @@ def test_selection_errors_and_registration_rules(rng, tmp_path):
         register_metric("bicubic_x", lambda *a: 0.0)
     with pytest.raises(JaxsrError):
         get_metric("lpips")
+    register_metric("always_nan", lambda sr, hr, scale: float("nan"))
+    errors = []
+    res = evaluate(factory, {"T": items}, [2], progress=False, metrics=("psnr", "always_nan"), errors=errors)
+    assert res["T"]["2"]["failed"] == 2 and res["T"]["2"]["psnr"] is None  # a NaN is never a result
+    assert errors[0] == "T/colour: metric 'always_nan' gave NaN for the model output"
     scalars = _val_scalars({"T": {"2": {**only_ssim, "rgb_mae": 0.1, "bicubic_rgb_mae": 0.2}}})
     assert set(scalars) == {"val/T/x2/ssim", "val/T/x2/rgb_mae"}
 
