@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from jaxsr.errors import JaxsrError
-from jaxsr.metrics import DEFAULT_METRICS, check_metrics, format_scores
+from jaxsr.metrics import DEFAULT_METRICS, check_metrics, format_scores, metric_label
 from jaxsr.protocol import DEFAULT_PROTOCOL, PROTOCOLS, check_protocol
 
 __all__ = ["TABLES_FILE", "paper_tables", "reproduce", "markdown", "main"]
@@ -107,7 +107,8 @@ def markdown(result: dict) -> str:
     """The measured table in Markdown: per method, the measured metrics (PSNR / SSIM, then any others), the
     paper's PSNR / SSIM, and the difference."""
     methods, metrics = result["methods"], result.get("metrics", list(DEFAULT_METRICS))
-    head = "| Dataset | Scale | " + " | ".join(f"{m} | paper | Δ" for m in methods) + " |"
+    measured = "" if list(metrics) == list(DEFAULT_METRICS) else " " + " / ".join(map(metric_label, metrics))
+    head = "| Dataset | Scale | " + " | ".join(f"{m}{measured} | paper | Δ" for m in methods) + " |"
     lines = [head, "|---|---|" + "---|---|---|" * len(methods)]
     cells = {(r["dataset"], r["scale"], r["method"]): r for r in result["rows"]}
     for d, s in dict.fromkeys((r["dataset"], r["scale"]) for r in result["rows"]):
@@ -144,6 +145,10 @@ def main(argv=None) -> int:
         datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
         weights = {"VDSR": args.vdsr_weights, "SRCNN": args.srcnn_weights}
         extra = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        try:
+            check_metrics(extra or DEFAULT_METRICS)
+        except JaxsrError as e:
+            raise JaxsrError(f"--metrics: {e}") from None
         result = reproduce(args.table, args.data_dir, weights, scales, datasets, args.protocol,
                            progress=not args.no_progress, metrics=extra)
         print(f"{result['source']}; measured with jaxsr, protocol {result['protocol']!r}\n")

@@ -132,3 +132,17 @@ def test_evaluate_cli_metrics_flag(tmp_path):
     assert record["meta"]["metrics"] == ["ssim"]
     assert set(record["results"]["Tiny"]["2"]) >= {"ssim", "bicubic_ssim"} and \
         "psnr" not in record["results"]["Tiny"]["2"]
+
+
+def test_paper_rows_carry_the_selected_metrics(tmp_path, capsys):
+    from jaxsr.paper import main, markdown, reproduce
+
+    make_tiny_folder(tmp_path / "Set5", count=1)
+    r = reproduce("vdsr_table3", tmp_path, {}, [2], ["Set5"], progress=False, metrics=["rgb_mae"])
+    assert r["metrics"] == ["psnr", "ssim", "rgb_mae"]
+    row = r["rows"][0]
+    assert {"psnr", "ssim", "rgb_mae", "paper_psnr", "psnr_diff"} <= set(row) and 0 < row["rgb_mae"] < 0.1
+    assert "| Bicubic PSNR / SSIM / MAE | paper | Δ |" in markdown(r)
+    assert f" / {row['rgb_mae']:.4f} | " in markdown(r)
+    assert main(["vdsr_table3", "--data_dir", str(tmp_path), "--metrics", "lpips", "--no_progress"]) == 1
+    assert capsys.readouterr().err.strip().startswith("error: --metrics: unknown metric 'lpips'")
