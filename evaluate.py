@@ -69,6 +69,9 @@ def main(argv):
             metrics = check_metrics(FLAGS.metrics)
         except JaxsrError as e:
             raise JaxsrError(f"--metrics: {e}") from None
+        if FLAGS.workdir and (FLAGS.weights or FLAGS["model"].present):
+            raise JaxsrError("--workdir evaluates a training run with its own model and params: drop --weights and "
+                             "--model (or pass the run folder as --weights RUN with its --model)")
         # Every output is checked before any work, so that nothing is lost at the end.
         if FLAGS.results_json:
             writable_file(FLAGS.results_json, "--results_json")
@@ -117,6 +120,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from jaxsr.cli import absl_run
+    from jaxsr.cli import absl_run, parse_flags_or_exit
 
-    absl_run(main)
+    absl_run(main, flags_parser=parse_flags_or_exit)

@@ -138,7 +138,7 @@ def smoke_payload(dst: Path) -> Path:
 
 def part_throughput(run: Run) -> dict:
     rows_file, lat_file = run.out / "_train_step.json", run.out / "_latency.json"
-    size = ["--batch", "4", "--patch", "21", "--depth", "3", "--features", "8", "--steps", "3", "--warmup", "1"] \
+    size = ["--batch", "8", "--patch", "21", "--depth", "3", "--features", "8", "--steps", "3", "--warmup", "1"] \
         if run.smoke else ["--batch", "64", "--patch", "41", "--steps", "50", "--warmup", "5"]
     device = "cpu" if run.smoke else "gpu"
     env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # torch shares the GPU in that process
@@ -338,7 +338,7 @@ def summary_markdown(summary: dict) -> str:
     if a.get("train_step"):
         lines += ["| framework | dtype | batch | step ms | patches/s | TFLOP/s | MFU |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {r.get('framework')} | {r.get('dtype')} | {r.get('batch')} | {r.get('step_ms', 0):.2f} | "
-                  f"{r.get('patches_per_s', 0):.0f} | {r.get('tflops', 0):.1f} | {r.get('mfu', '')} |"
+                  f"{r.get('patches_per_s', 0):.0f} | {r.get('tflops', 0):.3g} | {r.get('mfu', '')} |"
                   for r in a["train_step"]]
     b = summary["parts"].get("vdsr") or {}
     if b:

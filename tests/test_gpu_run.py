@@ -48,6 +48,7 @@ def test_smoke_run_writes_every_part(tmp_path):
     plan = json.loads((out / "vdsr_run.json").read_text())
     assert plan["train_rc"] == 0 and plan["total_steps"] == 12 and plan["decay_every_steps"] == 3
     assert plan["recipe"].startswith("scaled") and 0 < plan["fraction_of_paper"] < 1
+    assert set(plan["measured_step_ms"]) == {"float32", "bfloat16"}  # the plan used part a's step times
     val = plan["final_validation"]
     assert val["step"] == 12 and all(np.isfinite(v) for v in val.values())
     params = load_weights(out / "vdsr.msgpack", models.get("vdsr", depth=3, features=8))
