@@ -18,7 +18,8 @@ from conftest import REPO, make_tiny_folder, tiny_config, tiny_flags
 from jaxsr import models
 from jaxsr.checkpoint import DIGEST, digest, restore_params
 from jaxsr.errors import JaxsrError
-from jaxsr.training import _eta, train_and_evaluate
+from jaxsr.monitor import eta as _eta
+from jaxsr.training import train_and_evaluate
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
 MODEL = models.VDSR(depth=3, features=8)

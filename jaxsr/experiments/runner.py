@@ -248,7 +248,7 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
 
 def _train_items(state, alive) -> dict:
     """A sweep checkpoint's "train" item: the training loop's, plus which variants are still alive."""
-    from jaxsr.training import _train_items as train_items
+    from jaxsr.train_step import train_items
 
     return {**train_items(state), "alive": np.asarray(alive, np.int8)}
 
