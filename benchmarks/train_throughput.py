@@ -8,8 +8,8 @@ loss ½‖r − f(x)‖² summed per patch and averaged over the batch, weight d
 gradient clipping (θ = 1e-3, bound θ/γ) → SGD momentum 0.9 → lr 0.1.
 
 * jaxsr: THE library step, ``jaxsr.train_step.make_train_step`` with ``jaxsr.optim.make_optimizer`` on the
-  ``configs/vdsr.py`` optimiser, jitted with the state donated as ``make_runner`` does; bfloat16 sets the
-  model's compute dtype (params stay float32), as ``config.compute_dtype`` does.
+  ``configs/vdsr.py`` optimiser, jitted with the state donated as ``jaxsr.feeding.make_runner`` does;
+  bfloat16 sets the model's compute dtype (params stay float32), as ``config.compute_dtype`` does.
 * PyTorch: the same network (channels_last), loss and update order (decay, clamp, momentum SGD without
   its own decay); ``torch.compile`` of the model unless ``--no-torch-compile``; bfloat16 = AMP autocast.
 

@@ -28,7 +28,7 @@ import orbax.checkpoint as ocp
 from jaxsr.errors import JaxsrError
 from jaxsr.parallel import local_copy
 
-__all__ = ["Checkpointer", "digest", "check_run_folder", "read_run_config", "write_run_config",
+__all__ = ["Checkpointer", "digest", "check_run_folder", "read_run_config", "write_run_config", "init_from",
            "restore_params", "run_model", "restore_for_eval"]
 
 DIGEST = "jaxsr_digest.json"
@@ -245,6 +245,23 @@ def run_model(workdir, scale: int | None = None, **overrides):
     if hasattr(model, "scale") and model.scale != trained:
         raise JaxsrError(f"{workdir}: the run trained {name} for x{trained}, not x{model.scale}")
     return model, restore_params(workdir, model)
+
+
+def init_from(params, source_workdir: str):
+    """Fresh ``params`` with every entry but the upsampler copied from another run's latest checkpoint
+    (EDSR x3/x4 start from a trained x2 model). Shapes must agree."""
+    from flax.traverse_util import flatten_dict, unflatten_dict
+
+    source = flatten_dict(jax.device_get(run_model(source_workdir)[1]))
+    target = flatten_dict(jax.device_get(params))
+    for key, value in target.items():
+        if key[0].startswith("up"):
+            continue
+        if key not in source or source[key].shape != value.shape:
+            raise JaxsrError(f"init_from: {source_workdir} has no parameter {'/'.join(key)} of shape "
+                             f"{value.shape}; it must be the same architecture")
+        target[key] = source[key]
+    return unflatten_dict(target)
 
 
 def restore_for_eval(workdir, ensemble: bool = False):

@@ -5,15 +5,21 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from jaxsr.errors import JaxsrError
+from jaxsr.errors import JaxsrError, UsageError
 
 __all__ = ["run_cli", "parse_scales", "absl_main", "absl_run", "parse_flags_or_exit"]
 
 
-def run_cli(fn: Callable[[], None]) -> int:
-    """Run ``fn``; a JaxsrError becomes ``error: <message>`` on stderr and exit status 1."""
+def run_cli(fn: Callable[[], int | None], interrupted: str = "interrupted") -> int:
+    """Run ``fn`` and return the exit status: ``fn``'s own int (0 when it returns anything else); a
+    JaxsrError becomes ``error: <message>`` on stderr and status 1 (2 for a UsageError), an OSError of the
+    environment the same, and Ctrl-C ``error: <interrupted>`` with status 130. Every entry point goes
+    through here."""
     try:
-        fn()
+        status = fn()
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except JaxsrError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -23,9 +29,9 @@ def run_cli(fn: Callable[[], None]) -> int:
         print(f"error: {e.filename + ': ' if e.filename else ''}{e.strerror}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print(f"error: {interrupted}", file=sys.stderr)
         return 130
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 def parse_scales(values) -> list[int]:

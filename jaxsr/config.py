@@ -151,8 +151,21 @@ def describe(family: str = "vdsr") -> str:
     return "\n".join(f"{f} = {d!r}  # {doc}" for f, d, doc in fields(family))
 
 
-if __name__ == "__main__":
+def main(argv=None) -> int:
+    """``python -m jaxsr.config [family ...]``: every field of each family (default: all)."""
     import sys
 
-    for fam in sys.argv[1:] or list(FAMILIES):
-        print(f"# family {fam!r}\n{describe(fam)}\n")
+    from jaxsr.cli import run_cli
+    from jaxsr.errors import JaxsrError
+
+    def run():
+        for fam in (sys.argv[1:] if argv is None else argv) or list(FAMILIES):
+            if fam not in FAMILIES:
+                raise JaxsrError(f"unknown config family {fam!r}; known: {', '.join(FAMILIES)}")
+            print(f"# family {fam!r}\n{describe(fam)}\n")
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -152,13 +152,13 @@ def convert(source, output, model_name: str | None = None, scale: int | None = N
 
 def main(argv=None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)  # usage errors exit with status 2
-    try:
+    from jaxsr.cli import run_cli
+
+    def run():
         what = convert(args.source, args.output, args.model, args.scale)
-    except JaxsrError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.output}: {what}")
-    return 0
+        print(f"wrote {args.output}: {what}")
+
+    return run_cli(run)
 
 
 if __name__ == "__main__":

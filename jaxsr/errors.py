@@ -3,3 +3,7 @@
 
 class JaxsrError(Exception):
     """A user-facing error: bad input, bad flags or a file that does not fit. Its message is one line."""
+
+
+class UsageError(JaxsrError):
+    """A bad combination of command-line flags that argparse cannot see: exit status 2, as argparse's."""

@@ -12,7 +12,7 @@ are arrays of shape (V,):
   ``residual · ILR`` to its output, which is bit for bit ``ILR + f(ILR)`` (1.0) or ``f(ILR)`` (0.0), the
   two models of the paper's ablation (same parameters, same init).
 
-Data: one device-resident sampler (``data.sampling.DeviceSampler``) per distinct (training scales,
+Data: one device-resident sampler (``feeding.device_sampler``, as a training run's) per distinct (training scales,
 seed); when all variants share it the batch is drawn once and broadcast to every variant, otherwise one
 batch per variant is drawn and stacked (V, B, ...). Every variant therefore sees the batches of its own
 separate run. On a mesh the stacked state is replicated and batches are split over ``data`` on their
@@ -30,7 +30,8 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxsr.data.sampling import DeviceSampler, PatchTable
+from jaxsr.data.sampling import PatchTable
+from jaxsr.feeding import device_sampler
 from jaxsr.optim import make_optimizer
 from jaxsr.parallel import batch_sharded, replicate, replicated
 from jaxsr.train_step import TrainState, make_train_step
@@ -136,8 +137,7 @@ def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], 
     base = model.clone(residual=False) if flagged else model
     clip = config.optim.clip_theta if config.optim.name == "sgd" else 0.0
     keys = list(dict.fromkeys(v.data_key for v in variants))
-    samplers = [DeviceSampler(tables[k], k[1], config.batch_size, place=lambda t: replicate(t, mesh))
-                for k in keys]
+    samplers = [device_sampler(tables[k], k[1], config.batch_size, mesh) for k in keys]
     which = [keys.index(v.data_key) for v in variants]
     shared = len(keys) == 1
     rep = replicated(mesh)

@@ -1,14 +1,10 @@
-"""The train step: explicit state, loss, the pure jit-compiled step, and its input over a device mesh.
+"""The train step: explicit state, loss, and the pure step ``(state, batch) → (state, metrics)``.
 
-``make_runner`` returns ``run(state, step) → (state, metrics)``: the step jitted over the mesh with
-replicated state and a ``data``-sharded batch, fed by the device-resident sampler (drawn inside the jit)
-or the tf.data pipeline (each process's rows). Multi-scale post-upsampling models (MDSR) get one table,
-one sampler and one compiled step per scale, and each step's scale is a pure function of (seed, step).
+Feeding it batches over a device mesh (samplers, tf.data, one jit per scale) is ``jaxsr.feeding``.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import flax
@@ -16,11 +12,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxsr.data.sampling import DeviceSampler, PatchTable, scale_for_step
 from jaxsr.optim import clip_bound
-from jaxsr.parallel import batch_sharded, global_batch, replicate, replicated
 
-__all__ = ["TrainState", "loss_fn", "make_train_step", "make_runner"]
+__all__ = ["TrainState", "train_items", "loss_fn", "make_train_step"]
 
 
 @flax.struct.dataclass
@@ -31,6 +25,11 @@ class TrainState:
     params: Any
     opt_state: Any
     rng: jax.Array
+
+
+def train_items(state: TrainState) -> dict:
+    """The checkpoint's "train" item: everything but the params."""
+    return {"step": state.step, "opt_state": state.opt_state, "rng": state.rng}
 
 
 def loss_fn(name: str, prediction, target):
@@ -75,42 +74,3 @@ def make_train_step(model, tx: optax.GradientTransformationExtraArgs, schedule, 
         return new_state, metrics
 
     return step_fn
-
-
-def make_runner(config, tables: dict, model, tx, schedule, start_step: int, mesh):
-    """``run(state, step) → (state, metrics)`` for ``tables``: {scale: PatchTable} for multi-scale models
-    (one scale per batch), or {None: PatchTable} (scales mixed within batches, or a single scale)."""
-    clip = config.optim.clip_theta if config.optim.name == "sgd" else 0.0
-    per_scale = None not in tables
-    steps = {s: _one_table(config, table, make_train_step(model, tx, schedule, config.loss, clip, s),
-                           start_step, mesh, (slot, len(tables)) if per_scale else None)
-             for slot, (s, table) in enumerate(tables.items())}
-    if None in steps:
-        return lambda state, step: steps[None](state)
-    scales = tuple(tables)
-    return lambda state, step: steps[scale_for_step(config.seed, step, scales)](state)
-
-
-def _one_table(config, table: PatchTable, train_step, start_step: int, mesh, scale_slot):
-    rep, data = replicated(mesh), batch_sharded(mesh)
-    if config.data.sampler == "device":
-        sampler = DeviceSampler(table, config.seed, config.batch_size, place=lambda t: replicate(t, mesh))
-
-        @functools.partial(jax.jit, in_shardings=(rep, rep, rep), out_shardings=(rep, rep), donate_argnums=0)
-        def device_step(state, arrays, grids):
-            batch = jax.lax.with_sharding_constraint(sampler.sample(state.step, arrays, grids), data)
-            return train_step(state, batch)
-
-        return lambda state: device_step(state, sampler.arrays, sampler.grids)
-    from jaxsr.data.tfdata import make_dataset
-
-    dataset = make_dataset(table, config.seed, config.batch_size, start_step, jax.process_index(),
-                           jax.process_count(), scale_slot=scale_slot)
-    batches = dataset.as_numpy_iterator()
-    jitted = jax.jit(train_step, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)
-
-    def host_step(state):
-        local = next(batches)
-        return jitted(state, global_batch({"input": local["input"], "target": local["target"]}, mesh))
-
-    return host_step

@@ -89,22 +89,21 @@ def _usage_error(args) -> str | None:
 
 
 def main(argv=None) -> int:
+    from jaxsr.cli import run_cli
+
     args = _parser().parse_args(argv)  # exits with status 2 on usage errors
-    problem = _usage_error(args)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    try:
-        return _run(args)
-    except KeyboardInterrupt:  # outputs are written atomically: nothing partial is left behind
-        print("error: interrupted (outputs written so far are complete; no partial files)", file=sys.stderr)
-        return 130
+    # outputs are written atomically: an interrupted run leaves nothing partial behind
+    return run_cli(lambda: _run(args), "interrupted (outputs written so far are complete; no partial files)")
 
 
 def _run(args) -> int:
+    from jaxsr.errors import JaxsrError, UsageError
+
+    problem = _usage_error(args)
+    if problem:
+        raise UsageError(problem)
     from tqdm import tqdm
 
-    from jaxsr.errors import JaxsrError
     from jaxsr.inference import AUTO_TILE, Upscaler
     from jaxsr.io import IMAGE_EXTENSIONS, read_image, writable_dir, write_image
     from jaxsr.loading import load
@@ -117,8 +116,7 @@ def _run(args) -> int:
                             tile=AUTO_TILE if args.tile is None else (args.tile or None), tile_batch=args.tile_batch)
     except (JaxsrError, ValueError) as e:  # messages of the Python API name its arguments; name the flags
         message = str(e).replace("pass weights=", "pass --weights").replace("pass scale=", "pass --scale")
-        print(f"error: {message}", file=sys.stderr)
-        return 1
+        raise JaxsrError(message) from None
     note = scale_note(args.model, args.weights, [args.scale])
     if note:
         print(f"note: {note}", file=sys.stderr)

@@ -70,3 +70,25 @@ def test_help_exits_zero(cli):
     r = subprocess.run([sys.executable, *cli, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert ("usage" if cli[-1] == "jaxsr.convert" else "no_progress") in r.stdout
+
+
+def test_run_cli_statuses(capsys):
+    from jaxsr.cli import run_cli
+    from jaxsr.errors import JaxsrError, UsageError
+
+    def fail(e):
+        raise e
+
+    assert run_cli(lambda: 3) == 3 and run_cli(lambda: "not a status") == 0
+    assert run_cli(lambda: fail(UsageError("bad flags"))) == 2
+    assert run_cli(lambda: fail(JaxsrError("bad input"))) == 1
+    assert run_cli(lambda: fail(KeyboardInterrupt()), "stopped here") == 130
+    assert capsys.readouterr().err.splitlines() == ["error: bad flags", "error: bad input", "error: stopped here"]
+
+
+@pytest.mark.parametrize("cli", [["-m", "jaxsr.config", "nope"], ["-m", "jaxsr.convert", "missing.mat", "o.msgpack"]])
+def test_module_clis_print_one_error_line(cli, tmp_path):
+    r = subprocess.run([sys.executable, *cli], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"})
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("error: ")

@@ -18,7 +18,8 @@ from conftest import REPO, make_tiny_folder, tiny_config, tiny_flags
 from jaxsr import models
 from jaxsr.checkpoint import DIGEST, digest, restore_params
 from jaxsr.errors import JaxsrError
-from jaxsr.training import _eta, train_and_evaluate
+from jaxsr.monitor import eta as _eta
+from jaxsr.training import train_and_evaluate
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
 MODEL = models.VDSR(depth=3, features=8)
@@ -227,3 +228,17 @@ def test_os_errors_are_one_line(tmp_path, capsys):
 
     assert run_cli(lambda: open(tmp_path / "missing" / "x", "w")) == 1
     assert capsys.readouterr().err == f"error: {tmp_path / 'missing' / 'x'}: No such file or directory\n"
+
+
+def test_periodic_actions_fire_when_the_loop_always_did():
+    from jaxsr.training import Every
+
+    total, first = 23, 4
+    for every in (0, 1, 5, 7, 30):
+        log, ckpt, val = (Every(every, print, first=True, last=True), Every(every, print, last=True),
+                          Every(every, print))
+        for step in range(first + 1, total + 1):
+            multiple = bool(every) and step % every == 0
+            assert log.due(step, first, total) == (multiple or step == total or step == first + 1)
+            assert ckpt.due(step, first, total) == (multiple or step == total)
+            assert val.due(step, first, total) == (multiple and step < total)

@@ -17,7 +17,8 @@ from jaxsr.data.sources import folder_images
 from jaxsr.optim import make_optimizer
 from jaxsr.parallel import make_mesh, replicate
 from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
-from jaxsr.train_step import TrainState, make_runner
+from jaxsr.feeding import make_runner
+from jaxsr.train_step import TrainState
 from jaxsr.weights import init_params
 
 STEPS = 3

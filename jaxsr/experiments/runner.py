@@ -10,7 +10,6 @@ A variant whose loss is not finite is a result (diverged, scored None), not an e
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from jaxsr.evaluation import evaluate
 from jaxsr.inference import Upscaler
 from jaxsr.io import atomic_write_bytes
 from jaxsr.loading import build_model
+from jaxsr.monitor import StopRequest
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
 from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
 
@@ -129,7 +129,7 @@ def run_grid(name: str, c: ml_collections.ConfigDict, workdir: str) -> dict:
     total = c.steps if c.steps > 0 else int(round(c.epochs * spe))
     progress = _Progress(name, sum(total * len(g.variants) * g.depth for g in grid))
     out, complete = {"steps_per_epoch": spe, "total_steps": total, "groups": {}}, True
-    with _Stop(c.max_seconds) as stop:
+    with StopRequest(c.max_seconds) as stop:
         for g in grid:
             record, finished = _run_group(name, g, _resolved(c, spe), Path(workdir) / name / g.name, tables, spe,
                                           total, mesh, eval_sets, progress, stop, complete)
@@ -137,32 +137,6 @@ def run_grid(name: str, c: ml_collections.ConfigDict, workdir: str) -> dict:
             complete = complete and finished
     out["complete"], out["signal"] = complete, stop.signal
     return out
-
-
-class _Stop:
-    """Time budget (``max_seconds``, 0 = none) and SIGTERM/SIGINT, checked between steps."""
-
-    def __init__(self, max_seconds: float):
-        self.deadline = time.monotonic() + max_seconds if max_seconds > 0 else None
-        self.signal, self._previous = None, {}
-
-    def __enter__(self):
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.signal = signum
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def due(self) -> bool:
-        return self.signal is not None or (self.deadline is not None and time.monotonic() > self.deadline)
-
-    def reason(self) -> str:
-        return signal.Signals(self.signal).name if self.signal is not None else "--max_seconds reached"
 
 
 def _meta(g: Group, c, spe: int) -> dict:
@@ -248,7 +222,7 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
 
 def _train_items(state, alive) -> dict:
     """A sweep checkpoint's "train" item: the training loop's, plus which variants are still alive."""
-    from jaxsr.training import _train_items as train_items
+    from jaxsr.train_step import train_items
 
     return {**train_items(state), "alive": np.asarray(alive, np.int8)}
 

@@ -1,0 +1,81 @@
+"""Watching a training run: stop requests (SIGTERM/SIGINT, a time budget), step metrics kept on the
+device until checked for a non-finite loss, and the progress line with its ETA."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import jax
+import numpy as np
+
+__all__ = ["StopRequest", "StepMetrics", "NonFinite", "eta", "progress_line"]
+
+
+class StopRequest:
+    """Turns SIGTERM/SIGINT into a flag (``signal``) the loop checks between steps (it saves, then exits);
+    with ``max_seconds`` > 0, ``due()`` is also true once that time budget is spent."""
+
+    def __init__(self, max_seconds: float = 0):
+        self.deadline = time.monotonic() + max_seconds if max_seconds > 0 else None
+        self.signal, self._previous = None, {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def due(self) -> bool:
+        return self.signal is not None or (self.deadline is not None and time.monotonic() > self.deadline)
+
+    def reason(self) -> str:
+        return signal.Signals(self.signal).name if self.signal is not None else "--max_seconds reached"
+
+
+class NonFinite(Exception):
+    """A non-finite loss, gradient or checkpoint: the run stops, keeping only good checkpoints."""
+
+
+class StepMetrics:
+    """Per-step metrics on the device; ``check`` fetches them and raises NonFinite on a non-finite
+    loss/gradient; ``mean`` averages the steps since the last mean (float per metric)."""
+
+    def __init__(self):
+        self.device, self.host = [], []
+
+    def add(self, step: int, metrics) -> None:
+        self.device.append((step, metrics))
+
+    def check(self) -> None:
+        fetched, self.device = jax.device_get(self.device), []
+        for step, m in fetched:
+            if not (np.isfinite(m["loss"]) and np.isfinite(m["grad_norm"])):
+                raise NonFinite(f"non-finite loss or gradient at step {step} (loss={m['loss']:.4g}, "
+                                f"grad_norm={m['grad_norm']:.4g})")
+        self.host += [m for _, m in fetched]
+
+    def mean(self) -> dict:
+        self.check()
+        host, self.host = self.host, []
+        return {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+
+
+def eta(seconds: float) -> str:
+    """H:MM:SS, with days past 24 hours: ``5d 14:01:37``."""
+    days, rest = divmod(int(seconds), 86400)
+    clock = time.strftime("%H:%M:%S", time.gmtime(rest))
+    return f"{days}d {clock}" if days else clock
+
+
+def progress_line(step: int, total: int, metrics: dict, rate: float) -> str:
+    """``step  N/T  loss …  lr …  grad_norm …  clip …  R steps/s  ETA …``; ``rate`` > 0 steps/s."""
+    return (f"step {step:>7d}/{total}  loss {metrics['loss']:.5g}  lr {metrics['lr']:.3g}  "
+            f"grad_norm {metrics['grad_norm']:.3g}  clip {metrics['clip_fraction']:.3f}  "
+            f"{rate:.2f} steps/s  ETA {eta((total - step) / rate)}")
