@@ -48,17 +48,27 @@ def _parser() -> argparse.ArgumentParser:
 
 def collect_inputs(paths, errors: list, skip: Path | None = None) -> list[tuple[Path, Path]]:
     """[(input file, path relative to the output folder without suffix)], each file once; missing paths
-    go to ``errors``. Files inside the folder ``skip`` (the output folder: jaxsr's own results) are left out
-    of folder inputs."""
+    and folders without images go to ``errors``. Inside the folder ``skip`` (the output folder), files
+    named like jaxsr's own results (``<name>_x<scale>.<ext>``) are left out of folder inputs, so a rerun
+    never upscales its own outputs (and an output folder that is the input folder still works)."""
+    import re
+
     from jaxsr.io import IMAGE_EXTENSIONS
 
     out, seen = [], set()
     skip = skip.resolve() if skip is not None else None
+    own = re.compile(r".+_x\d+$")
+
+    def ours(p: Path) -> bool:
+        return skip is not None and p.resolve().is_relative_to(skip) and bool(own.match(p.stem))
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                           and not (skip is not None and p.resolve().is_relative_to(skip)))
+                           and not ours(p))
+            if not files:
+                errors.append(f"{path}: no images to upscale in this folder")
             found = [(f, f.relative_to(path).with_suffix("")) for f in files]
         elif path.is_file():
             found = [(path, Path(path.stem))]
