@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxsr import models
 from jaxsr.checkpoint import Checkpointer, check_run_folder, write_run_config
-from jaxsr.config_check import check_config
+from jaxsr.config_check import check_config, run_eval_scales
 from jaxsr.data.epochs import steps_per_epoch
 from jaxsr.data.sampling import PatchTable, build_patch_table
 from jaxsr.data.sources import eval_datasets, training_images
@@ -31,7 +31,7 @@ from jaxsr.errors import JaxsrError
 from jaxsr.evaluation import evaluate, markdown_table
 from jaxsr.inference import Upscaler
 from jaxsr.optim import make_optimizer
-from jaxsr.loading import build_model, run_eval_scales
+from jaxsr.loading import source_params
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
 from jaxsr.summary import MetricWriter
 from jaxsr.train_step import TrainState, make_runner
@@ -99,14 +99,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     mesh = make_mesh()
     check_batch_size(config.batch_size, mesh)
     name, kwargs, scales = config.model.name, dict(config.model.kwargs), tuple(config.data.scales)
-    eval_model = build_model(name, scales[0], **kwargs)  # float32, for metrics
+    eval_model = models.build(name, scales[0], **kwargs)  # float32, for metrics
     dtype = {} if config.compute_dtype == "float32" else {"dtype": jnp.dtype(config.compute_dtype)}
-    model = build_model(name, scales[0], **kwargs, **dtype)
+    model = models.build(name, scales[0], **kwargs, **dtype)
+    spec = models.contract(model)
     images, lrs = training_images(config.data)
-    groups = {s: (s,) for s in scales} if models.multi_scale(model) else {None: scales}
+    groups = {s: (s,) for s in scales} if spec.scale_mode == "call" else {None: scales}
     small: list[str] = []
     tables = {key: build_patch_table([im.image for im in images], group, config.data.patch_size,
-                                     getattr(model, "channels", 3), model.upsampling,
+                                     spec.channels, spec.upsampling,
                                      names=[im.name for im in images], lrs=lrs, on_small=small.append,
                                      cache_dir=config.data.cache_dir or f"{workdir}/cache")
               for key, group in groups.items()}
@@ -120,7 +121,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     ckpt = Checkpointer(workdir, config.keep_checkpoints)
     params = init_params(model, config.seed)
     if config.init_from and not ckpt.steps():
-        params = _transplant(params, config.init_from)
+        params = _transplant(params, config.init_from, model)
     state = replicate(TrainState(step=jnp.int32(0), params=params, opt_state=tx.init(params),
                                  rng=jax.random.key_data(jax.random.PRNGKey(config.seed + 1))), mesh)
     restored = ckpt.restore(state.params, _train_items(state), delete_bad=True)
@@ -147,17 +148,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return results
 
 
-def _transplant(params, source_workdir: str):
-    """Fresh ``params`` with every entry but the upsampler copied from another run's latest checkpoint
-    (EDSR x3/x4 start from a trained x2 model). Shapes must agree."""
+def _transplant(params, source_workdir: str, model):
+    """Fresh ``params`` with every entry but the model's scale-specific ones (its contract's
+    ``scale_params``: EDSR's upsampler) copied from a params source (``jaxsr.loading``), typically another
+    run's newest verified checkpoint (EDSR x3/x4 start from a trained x2 model). Shapes must agree."""
     from flax.traverse_util import flatten_dict, unflatten_dict
 
-    from jaxsr.checkpoint import run_model
-
-    source = flatten_dict(jax.device_get(run_model(source_workdir)[1]))
+    spec = models.contract(model)
+    source = flatten_dict(jax.device_get(source_params(source_workdir, model)))
     target = flatten_dict(jax.device_get(params))
     for key, value in target.items():
-        if key[0].startswith("up"):
+        if spec.is_scale_specific(key):
             continue
         if key not in source or source[key].shape != value.shape:
             raise JaxsrError(f"init_from: {source_workdir} has no parameter {'/'.join(key)} of shape "

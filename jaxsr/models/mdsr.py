@@ -31,7 +31,8 @@ class MDSR(nn.Module):
     dtype: Any = jnp.float32
 
     upsampling: ClassVar[str] = "post"
-    multi_scale: ClassVar[bool] = True
+    scale_mode: ClassVar[str] = "call"  # __call__(x, scale)
+    scale_params: ClassVar[tuple] = ("up_",)  # the per-scale upsamplers (pre_s blocks share shapes)
 
     def receptive_radius(self) -> int:
         """LR pixels of context on each side (EDSR's plus two 5×5 residual blocks)."""
