@@ -80,7 +80,7 @@ def check_fields(config) -> None:
 def _check_model_kwargs(name: str, kwargs: dict) -> None:
     cls = models._entry(name)[0]
     own = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("parent", "name", "dtype")}
-    single = models.fixed_scale(name)
+    single = models.contract(name).scale_mode == "fixed"
     for key, value in kwargs.items():
         field = f"model.kwargs.{key}"
         if key not in own or (single and key == "scale"):
@@ -97,7 +97,7 @@ def _check_model_kwargs(name: str, kwargs: dict) -> None:
 def run_eval_scales(config) -> list[int]:
     """The scales a training run is evaluated at: ``eval.scales``, except that a fixed-scale model (EDSR)
     can only be evaluated at the scale it was trained for (``data.scales``)."""
-    if models.fixed_scale(config.model.name):
+    if models.contract(config.model.name).scale_mode == "fixed":
         return [int(s) for s in config.data.scales]
     return [int(s) for s in config.eval.scales]
 
@@ -106,7 +106,7 @@ def check_config(config) -> None:
     """The whole config, checked before any data is read; JaxsrError naming the field on the first problem."""
     check_fields(config)
     name, scales = config.model.name, tuple(config.data.scales)
-    if models.fixed_scale(name) and len(scales) != 1:
+    if models.contract(name).scale_mode == "fixed" and len(scales) != 1:
         raise JaxsrError(f"data.scales: {name} is built for one scale; train one scale per run")
     if config.data.source == "folders":
         folders = [f.strip() for f in str(config.data.folders).split(",") if f.strip()]

@@ -22,7 +22,7 @@ from jaxsr.models.srcnn import SRCNN
 from jaxsr.models.vdsr import VDSR
 
 __all__ = ["VDSR", "SRCNN", "Bicubic", "EDSR", "MDSR", "pixel_shuffle", "get", "names", "upsampling",
-           "multi_scale", "register", "defaults", "fixed_scale", "contract", "apply", "build", "ModelSpec"]
+           "register", "defaults", "contract", "apply", "build", "ModelSpec"]
 
 _REGISTRY: dict[str, tuple[type, dict]] = {}
 
@@ -101,17 +101,5 @@ def build(name: str, scale: int, **kwargs) -> nn.Module:
 
 
 def upsampling(name: str) -> str:
-    """``"pre"`` or ``"post"`` for a registered name (without building the model)."""
-    return _entry(name)[0].upsampling
-
-
-def multi_scale(model_or_name) -> bool:
-    """True for models that take the scale at call time (MDSR, ``scale_mode == "call"``)."""
-    cls = _entry(model_or_name)[0] if isinstance(model_or_name, str) else model_or_name
-    return cls.scale_mode == "call"
-
-
-def fixed_scale(model_or_name) -> bool:
-    """True for models built for one scale (EDSR, ``scale_mode == "fixed"``)."""
-    cls = _entry(model_or_name)[0] if isinstance(model_or_name, str) else model_or_name
-    return cls.scale_mode == "fixed"
+    """``"pre"`` or ``"post"`` for a registered name (``contract(name).upsampling``)."""
+    return contract(name).upsampling

@@ -19,7 +19,8 @@ from jaxsr.models.edsr import MeanShift, ResBlock, Upsampler, conv
 class MDSR(nn.Module):
     """Input: LR NHWC float32 RGB in [0, 1]; ``__call__(x, scale)`` → (N, s·H, s·W, 3) float32.
 
-    ``init`` (no scale) creates the parameters of every scale branch.
+    ``init`` (no scale) creates the parameters of every scale branch; params initialised at one scale
+    lack the other branches, which ``jaxsr.models.apply`` reports as a clear ValueError.
     """
 
     scales: tuple[int, ...] = (2, 3, 4)
