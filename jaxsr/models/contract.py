@@ -42,6 +42,7 @@ class ModelSpec:
     receptive_radius: int  # input pixels of context on each side of an output pixel
     scale_params: tuple[str, ...]  # top-level param-name prefixes that belong to one scale
     scales: tuple[int, ...] | None  # the scales the model can run at; None = any
+    kind: str = "model"  # the class name, for messages
 
     def factor(self, scale: int) -> int:
         """Output pixels per input pixel at ``scale`` (1 for pre-upsampling models)."""
@@ -56,12 +57,12 @@ class ModelSpec:
         """ValueError unless the model can run at ``scale`` (None: only models that need no scale)."""
         if scale is None:
             if self.scale_mode == "call":
-                raise ValueError(f"this model takes the scale at call time, one of {self.scales}: pass scale")
+                raise ValueError(f"{self.kind} takes the scale at call time, one of {self.scales}: pass scale")
             return
         if self.scale_mode == "fixed" and int(scale) not in self.scales:
-            raise ValueError(f"model was built for x{self.scales[0]}, asked for x{scale}")
+            raise ValueError(f"{self.kind} was built for x{self.scales[0]}, asked for x{scale}")
         if self.scale_mode == "call" and int(scale) not in self.scales:
-            raise ValueError(f"model has branches for {self.scales}, not x{scale}")
+            raise ValueError(f"{self.kind} has branches for {self.scales}, not x{scale}")
 
 
 def missing_contract(cls: type) -> list[str]:
@@ -97,7 +98,7 @@ def spec_of(model) -> ModelSpec:
     scales = {"any": None, "fixed": (int(getattr(model, "scale", 0)),),
               "call": tuple(int(s) for s in getattr(model, "scales", ()))}[mode]
     return ModelSpec(model.upsampling, mode, int(model.channels), int(model.receptive_radius()),
-                     tuple(model.scale_params), scales)
+                     tuple(model.scale_params), scales, type(model).__name__)
 
 
 def apply(model, params, x, scale: int | None = None):
