@@ -56,7 +56,8 @@ def main(argv):
     from jaxsr.errors import JaxsrError
     from jaxsr.evaluation import evaluate, markdown_table
     from jaxsr.io import atomic_write_bytes, writable_dir, writable_file
-    from jaxsr.loading import run_eval_scales, upscaler_factory
+    from jaxsr.config_check import run_eval_scales
+    from jaxsr.loading import upscaler_factory
     from jaxsr.metrics import check_metrics
     from jaxsr.provenance import results_metadata, scale_note
     from jaxsr.report import write_report

@@ -284,7 +284,7 @@ def stage_export(out: Path, workdir: Path) -> None:
     """(child) The run's latest checkpoint as ``vdsr.msgpack``, and its metrics."""
     import jax
 
-    from jaxsr.checkpoint import run_model
+    from jaxsr.loading import run_model
     from jaxsr.weights import save_params
 
     model, params = run_model(str(workdir))[:2]

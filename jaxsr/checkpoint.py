@@ -1,4 +1,5 @@
-"""Verified orbax checkpoints of training runs, and loading a run's params for evaluation.
+"""Verified orbax checkpoints of training runs, and restoring a run's params (``jaxsr.loading`` builds the
+run's model around them).
 
 A checkpoint holds two items: ``params`` (all that evaluation needs) and ``train`` (step, optimizer
 state, RNG). The input position is not stored: the patch stream is a pure function of (seed, step), so
@@ -27,9 +28,10 @@ import orbax.checkpoint as ocp
 
 from jaxsr.errors import JaxsrError
 from jaxsr.parallel import local_copy
+from jaxsr.weights import init_params
 
-__all__ = ["Checkpointer", "digest", "check_run_folder", "read_run_config", "write_run_config", "init_from",
-           "restore_params", "run_model", "restore_for_eval"]
+__all__ = ["Checkpointer", "digest", "check_run_folder", "read_run_config", "write_run_config",
+           "restore_params"]
 
 DIGEST = "jaxsr_digest.json"
 
@@ -217,9 +219,8 @@ def read_run_config(workdir) -> ml_collections.ConfigDict:
 
 
 def restore_params(workdir, model):
-    """The params of ``model`` from the newest intact checkpoint of a run."""
-    from jaxsr.weights import init_params
-
+    """The params of ``model`` from the newest intact checkpoint of a run (``jaxsr.loading.run_model`` builds
+    the run's own model and calls this)."""
     ckpt = Checkpointer(workdir, create=False)
     try:
         local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])  # whatever devices saved it
@@ -231,52 +232,3 @@ def restore_params(workdir, model):
         return restored[1]
     finally:
         ckpt.close()
-def run_model(workdir, scale: int | None = None, **overrides):
-    """(model, params) of a run's latest checkpoint, the model built from the run's own config.
-
-    ``scale`` (default: the first trained scale) matters for single-scale post-upsampling models (EDSR),
-    which exist only at the scale they were trained for; ``overrides`` replace model constructor args.
-    """
-    from jaxsr.loading import build_model
-
-    config = read_run_config(workdir)
-    name, trained = config.model.name, int(config.data.scales[0])
-    model = build_model(name, trained if scale is None else scale, **{**dict(config.model.kwargs), **overrides})
-    if hasattr(model, "scale") and model.scale != trained:
-        raise JaxsrError(f"{workdir}: the run trained {name} for x{trained}, not x{model.scale}")
-    return model, restore_params(workdir, model)
-
-
-def init_from(params, source_workdir: str):
-    """Fresh ``params`` with every entry but the upsampler copied from another run's latest checkpoint
-    (EDSR x3/x4 start from a trained x2 model). Shapes must agree."""
-    from flax.traverse_util import flatten_dict, unflatten_dict
-
-    source = flatten_dict(jax.device_get(run_model(source_workdir)[1]))
-    target = flatten_dict(jax.device_get(params))
-    for key, value in target.items():
-        if key[0].startswith("up"):
-            continue
-        if key not in source or source[key].shape != value.shape:
-            raise JaxsrError(f"init_from: {source_workdir} has no parameter {'/'.join(key)} of shape "
-                             f"{value.shape}; it must be the same architecture")
-        target[key] = source[key]
-    return unflatten_dict(target)
-
-
-def restore_for_eval(workdir, ensemble: bool = False):
-    """(scale → Upscaler, label) for a run's latest checkpoint with the run's own model config."""
-    from jaxsr import models
-    from jaxsr.inference import Upscaler
-
-    name = read_run_config(workdir).model.name
-    per_scale = models.upsampling(name) == "post" and not models.multi_scale(name)
-    cache = {}
-
-    def factory(scale: int):
-        key = scale if per_scale else None  # other models share one set of params for every scale
-        if key not in cache:
-            cache[key] = run_model(workdir, scale)
-        return Upscaler(*cache[key], scale, ensemble)
-
-    return factory, name.upper() + ("+" if ensemble else "")

@@ -44,7 +44,8 @@ _COMMON = [
     ("optim.decay_every_epochs", 20, "Decay period in epochs (used when decay_every_steps = -1)."),
     ("optim.decay_every_steps", -1, "Decay period in steps; -1 = decay_every_epochs × steps_per_epoch."),
     ("optim.weight_decay", 1e-4, "L2 weight decay on kernels (added to the gradient)."),
-    ("init_from", "", "Workdir of a run to start from (all params but the upsampler), e.g. EDSR x2 → x3."),
+    ("init_from", "", "Params to start from (a run folder or a params file; all but the model's scale_params, "
+                      "e.g. the upsampler), e.g. EDSR x2 → x3."),
     ("num_epochs", 80, "Training length in epochs (used when total_steps = -1)."),
     ("steps_per_epoch", -1, "-1 = the paper's epoch: non-overlapping patches of the data / batch."),
     ("total_steps", -1, "Training steps; -1 = num_epochs × steps_per_epoch; 0 = only evaluate."),

@@ -18,7 +18,7 @@ from jaxsr.config import ENUMS, HARMLESS, OPTIMIZERS, RULES, fields
 from jaxsr.errors import JaxsrError
 from jaxsr.metrics import check_metrics
 
-__all__ = ["check_config", "config_changes"]
+__all__ = ["check_config", "config_changes", "run_eval_scales"]
 
 
 def _flat(tree, prefix="") -> dict:
@@ -81,7 +81,7 @@ def check_fields(config) -> None:
 def _check_model_kwargs(name: str, kwargs: dict) -> None:
     cls = models._entry(name)[0]
     own = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("parent", "name", "dtype")}
-    single = models.upsampling(name) == "post" and not models.multi_scale(name)
+    single = models.contract(name).scale_mode == "fixed"
     for key, value in kwargs.items():
         field = f"model.kwargs.{key}"
         if key not in own or (single and key == "scale"):
@@ -95,11 +95,19 @@ def _check_model_kwargs(name: str, kwargs: dict) -> None:
             raise JaxsrError(f"{field} must be {_type_name(type(default)())}, got {value!r}")
 
 
+def run_eval_scales(config) -> list[int]:
+    """The scales a training run is evaluated at: ``eval.scales``, except that a fixed-scale model (EDSR)
+    can only be evaluated at the scale it was trained for (``data.scales``)."""
+    if models.contract(config.model.name).scale_mode == "fixed":
+        return [int(s) for s in config.data.scales]
+    return [int(s) for s in config.eval.scales]
+
+
 def check_config(config) -> None:
     """The whole config, checked before any data is read; JaxsrError naming the field on the first problem."""
     check_fields(config)
     name, scales = config.model.name, tuple(config.data.scales)
-    if models.upsampling(name) == "post" and not models.multi_scale(name) and len(scales) != 1:
+    if models.contract(name).scale_mode == "fixed" and len(scales) != 1:
         raise JaxsrError(f"data.scales: {name} is built for one scale; train one scale per run")
     if config.data.source == "folders":
         folders = [f.strip() for f in str(config.data.folders).split(",") if f.strip()]
@@ -134,7 +142,6 @@ def _first_line(e: Exception) -> str:
 
 def _shape_build(config) -> None:
     """Build model, loss, optimizer and evaluation models on shapes only (jax.eval_shape)."""
-    from jaxsr.loading import build_model, run_eval_scales
     from jaxsr.optim import make_optimizer
     from jaxsr.train_step import loss_fn
     from jaxsr.weights import init_params
@@ -152,19 +159,18 @@ def _shape_build(config) -> None:
 
     def build(scale, **extra):
         try:
-            return build_model(name, scale, **kwargs, **extra)
+            return models.build(name, scale, **kwargs, **extra)
         except JaxsrError as e:
             raise JaxsrError(f"model.kwargs: {e}") from None
 
     model = build(scales[0], **dtype)
     params = attempt("model.kwargs", lambda: init_params(model))
-    channels, p = getattr(model, "channels", 3), config.data.patch_size
-    multi, post = models.multi_scale(model), models.upsampling(name) == "post"
+    spec, p = models.contract(model), config.data.patch_size
+    channels = spec.channels
     for s in scales:
         x = jax.ShapeDtypeStruct((1, p, p, channels), jnp.float32)
-        call = {"scale": s} if multi else {}
-        out = attempt("data.scales", lambda x, v, call=call: model.apply({"params": v}, x, **call), x, params)
-        want = (1, p * s, p * s, channels) if post else (1, p, p, channels)
+        out = attempt("data.scales", lambda x, v, s=s: models.apply(model, v, x, s), x, params)
+        want = (1, p * spec.factor(s), p * spec.factor(s), channels)
         if out.shape != want:
             raise JaxsrError(f"data.scales: {name} gives {out.shape} for an x{s} patch, expected {want}")
         attempt("loss", lambda o: loss_fn(config.loss, o, o), out)
@@ -175,10 +181,9 @@ def _shape_build(config) -> None:
     attempt("optim", lambda g, st: tx.update(g, st, g, step=jnp.int32(0)), params, state)
     for s in run_eval_scales(config):
         model = build(s)
-        call = {"scale": s} if multi else {}
-        size = 8 if post else 8 * s
+        size = 8 * s // spec.factor(s)
         x = jax.ShapeDtypeStruct((1, size, size, channels), jnp.float32)
-        attempt("eval.scales", lambda x, v, call=call: model.apply({"params": v}, x, **call), x, params)
+        attempt("eval.scales", lambda x, v, s=s, model=model: models.apply(model, v, x, s), x, params)
 
 
 def _normal(value):

@@ -1,18 +1,8 @@
-"""Import the authors' released MATLAB models (VDSR's MatConvNet file, SRCNN's ``.mat`` files) into jaxsr params.
+"""``python -m jaxsr.convert``: turn the authors' ``.mat`` files (see ``jaxsr.matfiles``) or an EDSR-PyTorch
+checkpoint (see ``jaxsr.torch_import``) into a jaxsr ``.msgpack`` params file.
 
-VDSR: the released file holds a struct ``model`` with cell arrays ``weight{1..D}`` (3×3×Cin×Cout, single) and
-``bias{1..D}``. MatConvNet's ``vl_nnconv`` is a correlation over (row, column, in, out), which is exactly
-``flax.linen.Conv``'s (kh, kw, in, out) kernel layout, so the arrays map over unchanged; MATLAB drops the
-trailing singleton of the last layer (3×3×64×1 is stored as 3×3×64), which is restored here.
-
-SRCNN: float64 ``weights_conv1`` (k1², n1), ``weights_conv2`` (n1, k2², n2), ``weights_conv3`` (n2, k3²) and
-``biases_conv1..3``; each k² column is a k×k kernel in MATLAB (column-major) order, applied by the authors'
-``SRCNN.m`` as ``imfilter(x, kernel, 'same', 'replicate')``: a correlation, so kernel[r, c] maps to flax's
-(kh, kw) = (r, c) unflipped, with replicated borders (``models.SRCNN(border="replicate")``).
-
-Usage: ``python -m jaxsr.convert MODEL.mat OUT.msgpack`` (either kind of file); EDSR-PyTorch checkpoints
-(see ``jaxsr.torch_import``): ``python -m jaxsr.convert edsr_baseline_x2-1bc95232.pt edsr_baseline_x2.msgpack
---model edsr_baseline --scale 2``.
+Usage: ``python -m jaxsr.convert MODEL.mat OUT.msgpack`` (either kind of file); EDSR-PyTorch checkpoints:
+``python -m jaxsr.convert edsr_baseline_x2-1bc95232.pt edsr_baseline_x2.msgpack --model edsr_baseline --scale 2``.
 """
 
 from __future__ import annotations
@@ -20,95 +10,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from jaxsr import models
 from jaxsr.errors import JaxsrError
+from jaxsr.matfiles import read_mat, read_matconvnet_vdsr, read_srcnn_mat
+from jaxsr.weights import load_weights, save_params
 
-__all__ = ["read_mat", "read_matconvnet_vdsr", "read_srcnn_mat", "convert"]
-
-
-def _loadmat(path: Path) -> dict:
-    import scipy.io
-
-    try:
-        return scipy.io.loadmat(path)
-    except FileNotFoundError:
-        raise JaxsrError(f"{path}: no such file") from None
-    except Exception as e:  # scipy raises several types for bad files
-        raise JaxsrError(f"{path}: not a MATLAB v5 .mat file ({e})") from None
-
-
-def read_mat(path) -> tuple[str, dict, dict]:
-    """Read either authors' ``.mat`` file → (model family ``"vdsr"``/``"srcnn"``, params, model kwargs)."""
-    path = Path(path)
-    mat = _loadmat(path)
-    if "weights_conv1" in mat:
-        return ("srcnn", *read_srcnn_mat(path, mat))
-    return ("vdsr", *read_matconvnet_vdsr(path, mat))
-
-
-def read_srcnn_mat(path, mat: dict | None = None) -> tuple[dict, dict]:
-    """Read an SRCNN authors' model file → (params, model kwargs).
-
-    Returns:
-      params: ``{"conv_i": {"kernel": (k, k, cin, cout) float32, "bias": (cout,) float32}}`` for
-        ``models.SRCNN``; kwargs: ``{"filters", "features", "channels": 1, "border": "replicate"}``.
-    """
-    path = Path(path)
-    mat = _loadmat(path) if mat is None else mat
-    try:
-        w = [np.asarray(mat[f"weights_conv{i}"], np.float64) for i in (1, 2, 3)]
-        b = [np.asarray(mat[f"biases_conv{i}"], np.float64).ravel() for i in (1, 2, 3)]
-    except KeyError as e:
-        raise JaxsrError(f"{path}: expected SRCNN variables weights_conv1..3 and biases_conv1..3 "
-                         f"(missing {e.args[0]})") from None
-    w[0] = w[0][None]  # (1, k1², n1): one input channel
-    if w[1].ndim == 2:  # a 1×1 middle layer may come back as (n1, n2)
-        w[1] = w[1][:, None, :]
-    w[2] = w[2].reshape(w[2].shape[0], -1, 1) if w[2].ndim == 2 else w[2]  # (n2, k3², 1)
-    params, filters = {}, []
-    for i, (wi, bi) in enumerate(zip(w, b)):
-        cin, area, cout = wi.shape if wi.ndim == 3 else (0, 0, 0)
-        k = int(round(np.sqrt(area)))
-        if wi.ndim != 3 or k * k != area or cout != bi.shape[0] or (i and cin != w[i - 1].shape[2]):
-            raise JaxsrError(f"{path}: layer {i + 1} has weights {mat[f'weights_conv{i + 1}'].shape} "
-                             f"and biases {bi.shape}, not an SRCNN layout")
-        # column j of a k² vector is MATLAB's reshape(.., k, k): element (r, c) at index r + c·k
-        kernel = wi.reshape(cin, k, k, cout, order="F").transpose(1, 2, 0, 3)  # (r, c, in, out)
-        params[f"conv_{i}"] = {"kernel": kernel.astype(np.float32), "bias": bi.astype(np.float32)}
-        filters.append(k)
-    kwargs = {"filters": tuple(filters), "features": (int(w[0].shape[2]), int(w[1].shape[2])), "channels": 1,
-              "border": "replicate"}
-    return params, kwargs
-
-
-def read_matconvnet_vdsr(path, mat: dict | None = None) -> tuple[dict, dict]:
-    """Read a MatConvNet VDSR file → (params, model kwargs).
-
-    Returns:
-      params: ``{"conv_i": {"kernel": (3, 3, cin, cout) float32, "bias": (cout,) float32}}`` for
-        ``models.VDSR``; kwargs: ``{"depth", "features", "channels"}`` describing the network in the file.
-    """
-    path = Path(path)
-    mat = _loadmat(path) if mat is None else mat
-    try:
-        model = mat["model"][0, 0]
-        weights, biases = model["weight"].ravel(), model["bias"].ravel()
-    except (KeyError, ValueError, IndexError):
-        raise JaxsrError(f"{path}: expected a struct 'model' with cell arrays 'weight' and 'bias'") from None
-    if len(weights) != len(biases) or len(weights) < 2:
-        raise JaxsrError(f"{path}: {len(weights)} weights but {len(biases)} biases")
-    params = {}
-    for i, (w, b) in enumerate(zip(weights, biases)):
-        w, b = np.asarray(w, np.float32), np.asarray(b, np.float32).ravel()
-        if w.ndim == 3:
-            w = w[..., None]  # MATLAB dropped a trailing singleton output dimension
-        if w.ndim != 4 or w.shape[3] != b.shape[0]:
-            raise JaxsrError(f"{path}: layer {i + 1} has weight {w.shape} and bias {b.shape}")
-        params[f"conv_{i}"] = {"kernel": w, "bias": b}
-    first, last = params["conv_0"]["kernel"], params[f"conv_{len(weights) - 1}"]["kernel"]
-    kwargs = {"depth": len(weights), "features": int(first.shape[3]), "channels": int(last.shape[3])}
-    return params, kwargs
+__all__ = ["read_mat", "read_matconvnet_vdsr", "read_srcnn_mat", "convert", "main"]
 
 
 def _parser():
@@ -128,9 +35,6 @@ def _parser():
 
 def convert(source, output, model_name: str | None = None, scale: int | None = None) -> str:
     """Convert ``source`` to a jaxsr params file ``output``; returns a one-line description."""
-    from jaxsr import models
-    from jaxsr.weights import load_weights, save_params
-
     if Path(source).suffix.lower() == ".mat":
         family, params, kwargs = read_mat(source)
         save_params(output, params)
@@ -139,15 +43,14 @@ def convert(source, output, model_name: str | None = None, scale: int | None = N
         return f"{family.upper()} {kwargs}{hint}"
     if model_name is None:
         raise JaxsrError(f"{source}: pass --model (and --scale for EDSR), e.g. --model edsr_baseline --scale 2")
-    from jaxsr.loading import build_model
-
-    model = build_model(model_name, 2)  # unknown names fail here
-    if models.upsampling(model_name) == "post" and not models.multi_scale(model_name):
+    model = models.build(model_name, 2)  # unknown names fail here
+    fixed = models.contract(model).scale_mode == "fixed"
+    if fixed:
         if scale is None:
             raise JaxsrError(f"--model {model_name} is built for one scale: pass --scale")
-        model = build_model(model_name, scale)
+        model = models.build(model_name, scale)
     save_params(output, load_weights(source, model))
-    return f"{model_name}" + (f" x{scale}" if hasattr(model, "scale") else "")
+    return f"{model_name}" + (f" x{scale}" if fixed else "")
 
 
 def main(argv=None) -> int:

@@ -30,10 +30,11 @@ def training_tables(config, model, images, lrs, workdir: str, process0: bool = T
     mixed within batches, or a single scale), from the training ``images`` (and their given ``lrs``).
     (image, scale) pairs smaller than a patch are left out, with one note on stderr."""
     scales = tuple(config.data.scales)
-    groups = {s: (s,) for s in scales} if models.multi_scale(model) else {None: scales}
+    spec = models.contract(model)
+    groups = {s: (s,) for s in scales} if spec.scale_mode == "call" else {None: scales}
     small: list[str] = []
     tables = {key: build_patch_table([im.image for im in images], group, config.data.patch_size,
-                                     getattr(model, "channels", 3), model.upsampling,
+                                     spec.channels, spec.upsampling,
                                      names=[im.name for im in images], lrs=lrs, on_small=small.append,
                                      cache_dir=config.data.cache_dir or f"{workdir}/cache")
               for key, group in groups.items()}

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import collections
 import time
 
 import flax.linen as nn
@@ -17,10 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxsr import models
 from jaxsr.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
 from jaxsr.ops.resize import imresize
 
-__all__ = ["dihedral", "inverse_dihedral", "self_ensemble", "Upscaler", "super_resolve"]
+__all__ = ["dihedral", "inverse_dihedral", "self_ensemble", "Upscaler", "cached_upscaler", "super_resolve"]
 
 
 def dihedral(x, k: int):
@@ -50,7 +52,8 @@ class Upscaler:
     """A model with its params, applied at one scale; compiles once per input shape.
 
     Args:
-      model: a jaxsr model (``models.get(...)``); a post-upsampling model must be built for ``scale``.
+      model: a jaxsr model (``models.get(...)``) able to run at ``scale`` (its contract: a fixed-scale
+        model must be built for it, a call-time-scale model have a branch for it).
       params: its params pytree (``{}`` for bicubic).
       scale: integer upscaling factor.
       ensemble: average over the 8 flips/rotations (the "+" results).
@@ -61,36 +64,36 @@ class Upscaler:
       tile_batch: tiles per device call.
 
     ``on_tiles``: None or ``callable(done, total)``, called after each device call of a tiled image (progress).
+    ``compilations``: how many executables this upscaler compiled (one per input shape).
     """
 
     def __init__(self, model: nn.Module, params, scale: int, ensemble: bool = False, tile: int | None = None,
                  tile_batch: int = 4):
-        if model.upsampling == "post" and getattr(model, "scale", scale) != scale:
-            raise ValueError(f"model was built for x{model.scale}, asked for x{scale}")
+        self.spec = spec = models.contract(model)
+        spec.check_scale(int(scale))
         self.model, self.params, self.scale = model, params, int(scale)
-        if getattr(model, "multi_scale", False) and self.scale not in model.scales:
-            raise ValueError(f"model has branches for {model.scales}, asked for x{scale}")
-        self.channels = getattr(model, "channels", 3)
-        call = {"scale": self.scale} if getattr(model, "multi_scale", False) else {}
-        apply = lambda p, x: model.apply({"params": p}, x, **call)  # noqa: E731
+        self.channels = spec.channels
+        apply = lambda p, x: models.apply(model, p, x, self.scale)  # noqa: E731
         fn = (lambda p, x: self_ensemble(lambda t: apply(p, t))(x)) if ensemble else apply
         self._jitted = jax.jit(lambda p, x: jnp.clip(fn(p, x), 0.0, 1.0))
         self._compiled: dict = {}
         self.tile, self.tile_batch = tile, max(1, int(tile_batch))
-        self.radius = model.receptive_radius()
-        self.factor = self.scale if model.upsampling == "post" else 1  # output pixels per input pixel
+        self.radius = spec.receptive_radius
+        self.factor = spec.factor(self.scale)  # output pixels per input pixel
+        self.compilations = 0
         self._compile_seconds = 0.0
         self.last_seconds = self.last_compile_seconds = 0.0
         self.on_tiles = None
 
     def model_input(self, lr: np.ndarray) -> np.ndarray:
         """(H, W, C) LR in [0, 1] → what the model takes: the ILR (sH, sW, C) or the LR itself."""
-        return imresize(lr, self.scale) if self.model.upsampling == "pre" else lr
+        return imresize(lr, self.scale) if self.spec.upsampling == "pre" else lr
 
     def _executable(self, x):
         if x.shape not in self._compiled:
             start = time.perf_counter()
             self._compiled[x.shape] = self._jitted.lower(self.params, x).compile()
+            self.compilations += 1
             self._compile_seconds += time.perf_counter() - start
         return self._compiled[x.shape]
 
@@ -172,6 +175,26 @@ def colorize(y: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
     return np.clip(ycbcr_to_rgb(np.concatenate([y, cbcr], axis=-1)), 0.0, 1.0)
 
 
+_CACHE: collections.OrderedDict = collections.OrderedDict()
+CACHE_SIZE = 8  # upscalers kept (each holds its compiled executables and a reference to its params)
+
+
+def cached_upscaler(model: nn.Module, params, scale: int, ensemble: bool = False, tile: int | None = None,
+                    tile_batch: int = 4) -> Upscaler:
+    """An :class:`Upscaler`, reused for the same model, the same params object (identity: new params, new
+    upscaler), scale and options, so repeated calls compile once per input shape. The ``CACHE_SIZE`` most
+    recently used are kept."""
+    key = (model, id(params), int(scale), bool(ensemble), tile, int(tile_batch))
+    up = _CACHE.get(key)
+    if up is None or up.params is not params:  # an id reused by another pytree after the first was freed
+        up = Upscaler(model, params, scale, ensemble, tile=tile, tile_batch=tile_batch)
+        _CACHE[key] = up
+    _CACHE.move_to_end(key)
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return up
+
+
 def super_resolve(image, model: nn.Module, params, scale: int, *, tile: int | None = None,
                   self_ensemble: bool = False, tile_batch: int = 4):
     """Super-resolve one image by ``scale``.
@@ -183,6 +206,7 @@ def super_resolve(image, model: nn.Module, params, scale: int, *, tile: int | No
       tile: None = automatic (tiles of ``AUTO_TILE`` for large images), 0 = whole image, T = T×T tiles of
         the model input; the result equals the untiled one (to float rounding).
       self_ensemble: average over the 8 flips/rotations.
+    The compiled model is cached (:func:`cached_upscaler`): a loop over same-size images compiles once.
     Returns:
       The same kind of array at (s·H, s·W[, 3]): uint8 (rounded) for uint8 input, else float32 in [0, 1].
     """
@@ -193,6 +217,6 @@ def super_resolve(image, model: nn.Module, params, scale: int, *, tile: int | No
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
         raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {image.shape}")
     tile = AUTO_TILE if tile is None else (int(tile) or None)
-    up = Upscaler(model, params, scale, self_ensemble, tile=tile, tile_batch=tile_batch)
+    up = cached_upscaler(model, params, scale, self_ensemble, tile=tile, tile_batch=tile_batch)
     out = up.upscale(image / 255.0 if is_uint8 else image)
     return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8) if is_uint8 else out.astype(np.float32)

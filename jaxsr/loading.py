@@ -1,26 +1,39 @@
-"""Build ready-to-run upscalers from a model name and a weights file or a training run folder."""
+"""The one path from a params source to params and to an :class:`~jaxsr.inference.Upscaler`.
+
+A params source, for a registered model name, is one of: None (the weights jaxsr ships,
+``jaxsr/pretrained/<name>.msgpack``; none needed for parameter-free models), a ``.msgpack`` file, the VDSR
+or SRCNN authors' ``.mat`` (which also sets the network it holds, e.g. SRCNN 9-5-5 with replicated
+borders), an EDSR-PyTorch ``.pt``/``.pth``, a training run folder (its newest verified checkpoint, with the
+run's own model settings), or any file path with ``{scale}`` (one file per scale: EDSR, the SRCNN authors'
+models). :class:`ParamsSource` resolves it; ``jaxsr.load``, ``evaluate.py``/``jaxsr-paper``
+(:func:`upscaler_factory`), ``jaxsr-upscale`` and training's ``init_from`` (:func:`source_params`) all go
+through it. Files are read once per source.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
+import jax
+
 from jaxsr import models
+from jaxsr.checkpoint import read_run_config, restore_params
+from jaxsr.config_check import run_eval_scales
 from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.weights import check_params, read_weights
 
-__all__ = ["upscaler_factory", "build_model", "load", "run_eval_scales", "build_for_weights", "shipped_weights"]
+__all__ = ["ParamsSource", "load", "upscaler_factory", "run_model", "source_params", "init_from", "build_model",
+           "build_for_weights", "shipped_weights", "run_eval_scales"]
+
+build_model = models.build  # (name, scale, **kwargs) → model; kept under its old name
 
 
-def build_model(name: str, scale: int, **kwargs):
-    """``models.get`` with ``scale`` passed to post-upsampling models; JaxsrError for unknown names."""
-    try:
-        if models.upsampling(name) == "post" and not models.multi_scale(name):
-            kwargs = {**kwargs, "scale": scale}
-        return models.get(name, **kwargs)
-    except ValueError as e:
-        raise JaxsrError(str(e)) from None
+def shipped_weights(name: str) -> Path | None:
+    """``jaxsr/pretrained/<name>.msgpack``, the weights jaxsr ships for a model, or None (none yet)."""
+    path = Path(__file__).parent / "pretrained" / f"{name}.msgpack"
+    return path if path.is_file() else None
 
 
 def build_for_weights(name: str, scale: int, file_kwargs: dict, source: str, **kwargs):
@@ -32,67 +45,75 @@ def build_for_weights(name: str, scale: int, file_kwargs: dict, source: str, **k
         if key in fixed and fixed[key] != value and key not in kwargs:
             raise JaxsrError(f"{source} holds a model with {key}={value}, but {name!r} has {key}={fixed[key]}")
     try:
-        return build_model(name, scale, **{**file_kwargs, **kwargs})
+        return models.build(name, scale, **{**file_kwargs, **kwargs})
     except JaxsrError as e:
         if not file_kwargs:
             raise
         raise JaxsrError(f"{source} does not hold a {name!r} model ({e})") from None
 
 
-def run_eval_scales(config) -> list[int]:
-    """The scales a training run is evaluated at: ``eval.scales``, except that a single-scale
-    post-upsampling model (EDSR) can only be evaluated at the scale it was trained for."""
-    name = config.model.name
-    if models.upsampling(name) == "post" and not models.multi_scale(name):
-        return [int(s) for s in config.data.scales]
-    return [int(s) for s in config.eval.scales]
+def run_model(workdir, scale: int | None = None, **overrides):
+    """(model, params) of a run's newest verified checkpoint, the model built from the run's own config.
 
-
-def upscaler_factory(model_name: str, weights: str | None = None, workdir: str | None = None,
-                     ensemble: bool = False) -> tuple[Callable[[int], Upscaler], str]:
-    """(scale → Upscaler, table label) for ``model_name`` with params from ``weights``.
-
-    ``{scale}`` in ``weights`` is replaced by each scale (one file per scale: EDSR, the SRCNN authors'
-    models); each file is read once. An authors' ``.mat`` also sets the network it holds (SRCNN's filter
-    sizes and replicated borders). Parameter-free models (bicubic) need no weights; without ``weights`` the
-    model's shipped weights are used (:func:`shipped_weights`), if any. ``weights`` naming a training run
-    folder means ``workdir=weights`` (the run must have trained ``model_name``).
+    ``scale`` (default: the first trained scale) matters for fixed-scale models (EDSR), which exist only at
+    the scale they were trained for; ``overrides`` replace model constructor args.
     """
-    if workdir is None and weights is not None and Path(weights).is_dir():
-        _check_run_model(weights, model_name)  # --weights runs/my_run: as jaxsr.load and jaxsr-upscale
-        workdir = weights
-    if workdir is not None:
-        from jaxsr.checkpoint import restore_for_eval
-
-        return restore_for_eval(workdir, ensemble)
-    build_model(model_name, 2)  # unknown names fail here, before any data is read
-    label = model_name.upper() + ("+" if ensemble else "")
-    cache: dict = {}
-
-    def factory(scale: int) -> Upscaler:
-        path = weights.format(scale=scale) if weights else shipped_weights(model_name)
-        try:
-            if path not in cache:  # a PyTorch checkpoint is read onto the model (EDSR: one file per scale)
-                cache[path] = read_weights(path, build_model(model_name, scale)) if path else ({}, {})
-            params, file_kwargs = cache[path]
-            source = str(path) if path else f"model {model_name!r} without --weights"
-            model = build_for_weights(model_name, scale, file_kwargs, source)
-            params = check_params(model, params, source=source)
-        except JaxsrError as e:
-            if weights is None:
-                raise JaxsrError(f"model {model_name!r} needs --weights") from None
-            raise e
-        return Upscaler(model, params, scale, ensemble)
-
-    return factory, label
+    config = read_run_config(workdir)
+    name, trained = config.model.name, int(config.data.scales[0])
+    model = models.build(name, trained if scale is None else scale, **{**dict(config.model.kwargs), **overrides})
+    spec = models.contract(model)
+    if spec.scale_mode == "fixed" and trained not in spec.scales:
+        raise JaxsrError(f"{workdir}: the run trained {name} for x{trained}, not x{spec.scales[0]}")
+    return model, restore_params(workdir, model)
 
 
-def _check_run_model(workdir, name: str) -> None:
-    from jaxsr.checkpoint import read_run_config
+class ParamsSource:
+    """A params source (see the module docstring) for the registered model ``name``; ``kwargs`` override
+    the model's constructor arguments. Nothing is read until :meth:`at` (unknown names fail at once)."""
 
-    trained = read_run_config(workdir).model.name
-    if trained != name:
-        raise JaxsrError(f"{workdir}: the run trained {trained!r}, not {name!r}")
+    def __init__(self, name: str, weights=None, **kwargs):
+        self.name, self.weights, self.kwargs = name, weights, kwargs
+        self.run = weights is not None and Path(str(weights)).is_dir()
+        if self.run:
+            trained = read_run_config(weights).model.name
+            if trained != name:
+                raise JaxsrError(f"{weights}: the run trained {trained!r}, not {name!r}")
+        else:
+            models.build(name, 2, **kwargs)  # unknown names and arguments fail before any file is read
+        self.fixed = models.contract(name).scale_mode == "fixed"
+        self._read: dict = {}  # path or (run, scale) → what was read
+
+    def _path(self, scale: int):
+        if self.weights is None:
+            return shipped_weights(self.name)
+        return str(self.weights).format(scale=scale) if "{scale}" in str(self.weights) else self.weights
+
+    def at(self, scale: int | None = None):
+        """``(model, params)`` at ``scale`` (needed for fixed-scale models outside a run, where it defaults
+        to the trained scale), params checked to fit the model; JaxsrError for missing or unfitting weights."""
+        if self.run:
+            key = ("run", scale if self.fixed else None)  # other models share one set of params
+            if key not in self._read:
+                self._read[key] = run_model(self.weights, scale, **self.kwargs)
+            return self._read[key]
+        if scale is None and self.fixed:
+            raise JaxsrError(f"model {self.name!r} is built for one scale: pass scale=")
+        at, path = scale or 2, self._path(scale or 2)
+        if path is None:  # fine for parameter-free models (bicubic), an error otherwise
+            model = models.build(self.name, at, **self.kwargs)
+            try:
+                return model, check_params(model, {})
+            except JaxsrError:
+                raise JaxsrError(f"no weights for {self.name!r} are shipped with jaxsr yet: pass weights=") from None
+        if path not in self._read:  # a PyTorch checkpoint is read onto the model (EDSR: one file per scale)
+            self._read[path] = read_weights(path, models.build(self.name, at, **self.kwargs))
+        params, file_kwargs = self._read[path]
+        model = build_for_weights(self.name, at, file_kwargs, str(path), **self.kwargs)
+        return model, check_params(model, params, source=str(path))
+
+    def upscaler(self, scale: int, ensemble: bool = False, **options) -> Upscaler:
+        """An :class:`Upscaler` at ``scale``; ``options`` are Upscaler's (``tile``, ``tile_batch``)."""
+        return Upscaler(*self.at(scale), scale, ensemble, **options)
 
 
 def load(name: str, weights=None, scale: int | None = None, **kwargs):
@@ -100,37 +121,59 @@ def load(name: str, weights=None, scale: int | None = None, **kwargs):
 
     Args:
       name: registered model name (``jaxsr.models.names()``).
-      weights: a params file (``.msgpack``, the VDSR or SRCNN authors' ``.mat``, which also sets the network
-        it holds, e.g. SRCNN 9-5-5 with replicated borders, or an EDSR-PyTorch ``.pt``), a training run
-        folder (its latest checkpoint; the run's own model settings are used), or None for the weights
-        shipped with jaxsr (``jaxsr/pretrained/<name>.msgpack``).
-      scale: for single-scale post-upsampling models (EDSR), the scale they were trained for.
+      weights: a params source (module docstring): a ``.msgpack``, an authors' ``.mat``, an EDSR-PyTorch
+        ``.pt``, a training run folder, or None for the weights shipped with jaxsr.
+      scale: for fixed-scale models (EDSR), the scale they were trained for.
       kwargs: model constructor overrides (e.g. ``depth=8``).
     Raises:
       JaxsrError: unknown name, missing or unfitting weights.
     """
-    if weights is not None and Path(weights).is_dir():
-        from jaxsr.checkpoint import run_model
-
-        _check_run_model(weights, name)
-        return run_model(weights, scale, **kwargs)
-    if scale is None and models.upsampling(name) == "post" and not models.multi_scale(name):
-        raise JaxsrError(f"model {name!r} is built for one scale: pass scale=")
-    build_model(name, scale or 2, **kwargs)  # unknown names and arguments fail before any file is read
-    if weights is None:
-        weights = shipped_weights(name)
-        if weights is None:  # fine for parameter-free models (bicubic), an error otherwise
-            model = build_model(name, scale or 2, **kwargs)
-            try:
-                return model, check_params(model, {})
-            except JaxsrError:
-                raise JaxsrError(f"no weights for {name!r} are shipped with jaxsr yet: pass weights=") from None
-    params, file_kwargs = read_weights(weights, build_model(name, scale or 2, **kwargs))
-    model = build_for_weights(name, scale or 2, file_kwargs, str(weights), **kwargs)
-    return model, check_params(model, params, source=str(weights))
+    return ParamsSource(name, weights, **kwargs).at(scale)
 
 
-def shipped_weights(name: str) -> Path | None:
-    """``jaxsr/pretrained/<name>.msgpack``, the weights jaxsr ships for a model, or None (none yet)."""
-    path = Path(__file__).parent / "pretrained" / f"{name}.msgpack"
-    return path if path.is_file() else None
+def upscaler_factory(model_name: str, weights: str | None = None, workdir: str | None = None,
+                     ensemble: bool = False) -> tuple[Callable[[int], Upscaler], str]:
+    """(scale → Upscaler, table label) for ``model_name`` with params from ``weights`` (a params source,
+    module docstring) or from the run folder ``workdir`` (whose own model is used, whatever the name)."""
+    if workdir is not None:
+        model_name, weights = read_run_config(workdir).model.name, workdir
+    source = ParamsSource(model_name, weights)
+    label = model_name.upper() + ("+" if ensemble else "")
+
+    def factory(scale: int) -> Upscaler:
+        try:
+            return source.upscaler(scale, ensemble)
+        except JaxsrError as e:
+            if weights is None and not source.run:
+                raise JaxsrError(f"model {model_name!r} needs --weights") from None
+            raise e
+
+    return factory, label
+
+
+def source_params(source, model) -> dict:
+    """The raw params pytree of a params source for ``model``'s architecture (training's ``init_from``):
+    a run folder's newest verified checkpoint (its own model), or a params file read onto ``model``; not
+    checked against ``model`` (the caller copies what fits)."""
+    if Path(str(source)).is_dir():
+        return run_model(source)[1]
+    return read_weights(source, model)[0]
+
+
+def init_from(params, source_workdir: str, model):
+    """Fresh ``params`` with every entry but the model's scale-specific ones (its contract's
+    ``scale_params``: EDSR's upsampler) copied from a params source (``jaxsr.loading``), typically another
+    run's newest verified checkpoint (EDSR x3/x4 start from a trained x2 model). Shapes must agree."""
+    from flax.traverse_util import flatten_dict, unflatten_dict
+
+    spec = models.contract(model)
+    source = flatten_dict(jax.device_get(source_params(source_workdir, model)))
+    target = flatten_dict(jax.device_get(params))
+    for key, value in target.items():
+        if spec.is_scale_specific(key):
+            continue
+        if key not in source or source[key].shape != value.shape:
+            raise JaxsrError(f"init_from: {source_workdir} has no parameter {'/'.join(key)} of shape "
+                             f"{value.shape}; it must be the same architecture")
+        target[key] = source[key]
+    return unflatten_dict(target)

@@ -43,7 +43,7 @@ def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | 
     unknown (a ``.msgpack`` file) or not applicable (models built per scale)."""
     from jaxsr import models
 
-    if model in models.names() and models.upsampling(model) == "post":
+    if model in models.names() and models.contract(model).upsampling == "post":
         return None  # EDSR is built for its scale, MDSR refuses scales it has no branch for
     if weights and Path(weights).is_dir():
         from jaxsr.checkpoint import read_run_config

@@ -58,12 +58,14 @@ class Variant:
 
 
 class _ResidualFlag:
-    """``model.apply`` with the global residual connection as an input: ``f(x) + flag · x``."""
-
-    multi_scale = False
+    """``model.apply`` with the global residual connection as an input: ``f(x) + flag · x``; the model
+    contract's attributes are the wrapped model's (``models.apply`` calls it like any model)."""
 
     def __init__(self, model, flag):
         self.model, self.flag = model, flag
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
 
     def apply(self, variables, x):
         return self.model.apply(variables, x) + self.flag * x.astype(jnp.float32)

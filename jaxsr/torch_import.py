@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxsr import models
 from jaxsr.errors import JaxsrError
 
 __all__ = ["read_torch_state_dict", "torch_to_params", "load_torch_params"]
@@ -292,8 +293,9 @@ def torch_to_params(state: dict, model, source: str = "checkpoint") -> dict:
         raise JaxsrError(f"{source} has {blocks} residual blocks, this {type(model).__name__} "
                          f"{model.num_blocks} (edsr_baseline and mdsr_baseline have 16, edsr 32, mdsr 80)")
     trained = _edsr_scale(state)
-    if trained and hasattr(model, "scale") and trained != model.scale:
-        raise JaxsrError(f"{source} holds an x{trained} model, not x{model.scale} (pass --scale {trained})")
+    spec = models.contract(model)
+    if trained and spec.scale_mode == "fixed" and trained not in spec.scales:
+        raise JaxsrError(f"{source} holds an x{trained} model, not x{spec.scales[0]} (pass --scale {trained})")
     params: dict = {}
     used = {k for k in state if k.split(".")[0] in ("sub_mean", "add_mean")}
     for torch_name, jax_name in names.items():

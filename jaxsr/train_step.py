@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxsr import models
 from jaxsr.optim import clip_bound
 
 __all__ = ["TrainState", "train_items", "loss_fn", "make_train_step"]
@@ -47,15 +48,15 @@ def make_train_step(model, tx: optax.GradientTransformationExtraArgs, schedule, 
                     clip_theta: float = 0.0, scale: int | None = None):
     """``(state, batch) → (state, metrics)``; batch = {"input", "target"} NHWC float32 in [0, 1].
 
-    ``scale`` is passed to the model's call for multi-scale models (MDSR), else ignored.
+    ``scale`` goes through ``models.apply``: the call-time scale of multi-scale models (MDSR); None for
+    the others (one table for every scale).
 
     Metrics (float32 scalars): loss, lr, grad_norm and clip_fraction (share of gradient elements beyond
     the adjustable-clipping bound θ/γ_t; 0 without clipping).
     """
     def step_fn(state: TrainState, batch):
         def objective(params):
-            call = {"scale": scale} if getattr(model, "multi_scale", False) else {}
-            return loss_fn(loss_name, model.apply({"params": params}, batch["input"], **call), batch["target"])
+            return loss_fn(loss_name, models.apply(model, params, batch["input"], scale), batch["target"])
 
         loss, grads = jax.value_and_grad(objective)(state.params)
         updates, opt_state = tx.update(grads, state.opt_state, state.params, step=state.step)

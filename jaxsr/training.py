@@ -25,8 +25,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxsr.checkpoint import Checkpointer, check_run_folder, init_from, write_run_config
-from jaxsr.config_check import check_config
+from jaxsr import models
+from jaxsr.checkpoint import Checkpointer, check_run_folder, write_run_config
+from jaxsr.config_check import check_config, run_eval_scales
 from jaxsr.data.epochs import steps_per_epoch
 from jaxsr.data.sampling import PatchTable
 from jaxsr.data.sources import eval_datasets, training_images
@@ -35,7 +36,7 @@ from jaxsr.evaluation import evaluate, markdown_table
 from jaxsr.feeding import make_runner, training_tables
 from jaxsr.metrics import result_metrics
 from jaxsr.inference import Upscaler
-from jaxsr.loading import build_model, run_eval_scales
+from jaxsr.loading import init_from
 from jaxsr.monitor import NonFinite, StepMetrics, StopRequest, progress_line
 from jaxsr.optim import make_optimizer
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
@@ -69,9 +70,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     mesh = make_mesh()
     check_batch_size(config.batch_size, mesh)
     name, kwargs, scales = config.model.name, dict(config.model.kwargs), tuple(config.data.scales)
-    eval_model = build_model(name, scales[0], **kwargs)  # float32, for metrics
+    eval_model = models.build(name, scales[0], **kwargs)  # float32, for metrics
     dtype = {} if config.compute_dtype == "float32" else {"dtype": jnp.dtype(config.compute_dtype)}
-    model = build_model(name, scales[0], **kwargs, **dtype)
+    model = models.build(name, scales[0], **kwargs, **dtype)
     images, lrs = training_images(config.data)
     tables = training_tables(config, model, images, lrs, workdir, process0)
     config = resolve_steps(config, list(tables.values()))
@@ -81,7 +82,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     ckpt = Checkpointer(workdir, config.keep_checkpoints)
     params = init_params(model, config.seed)
     if config.init_from and not ckpt.steps():
-        params = init_from(params, config.init_from)
+        params = init_from(params, config.init_from, model)
     state = replicate(TrainState(step=jnp.int32(0), params=params, opt_state=tx.init(params),
                                  rng=jax.random.key_data(jax.random.PRNGKey(config.seed + 1))), mesh)
     restored = ckpt.restore(state.params, train_items(state), delete_bad=True)

@@ -114,16 +114,16 @@ def _run(args) -> int:
         raise UsageError(problem)
     from tqdm import tqdm
 
-    from jaxsr.inference import AUTO_TILE, Upscaler
+    from jaxsr.inference import AUTO_TILE
     from jaxsr.io import IMAGE_EXTENSIONS, read_image, writable_dir, write_image
-    from jaxsr.loading import load
+    from jaxsr.loading import ParamsSource
     from jaxsr.provenance import scale_note
 
     try:
         output_dir = writable_dir(args.output_dir, "--output_dir")
-        model, params = load(args.model, args.weights, scale=args.scale)
-        upscaler = Upscaler(model, params, args.scale, args.self_ensemble,
-                            tile=AUTO_TILE if args.tile is None else (args.tile or None), tile_batch=args.tile_batch)
+        upscaler = ParamsSource(args.model, args.weights).upscaler(
+            args.scale, args.self_ensemble, tile=AUTO_TILE if args.tile is None else (args.tile or None),
+            tile_batch=args.tile_batch)
     except (JaxsrError, ValueError) as e:  # messages of the Python API name its arguments; name the flags
         message = str(e).replace("pass weights=", "pass --weights").replace("pass scale=", "pass --scale")
         raise JaxsrError(message) from None

@@ -3,7 +3,7 @@
 Formats: ``.msgpack`` (flax.serialization, no pickle) for single files, the VDSR and SRCNN authors'
 ``.mat`` files (read only; they also describe their network), EDSR-PyTorch's ``.pt`` (read only;
 ``jaxsr.torch_import`` reads them without torch or pickle code), and orbax checkpoints of training runs
-(see ``jaxsr.checkpoint``).
+(see ``jaxsr.checkpoint``). ``jaxsr.loading`` turns any params source into params and an ``Upscaler``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ import numpy as np
 from flax import serialization
 from flax.traverse_util import flatten_dict
 
+from jaxsr import models
 from jaxsr.errors import JaxsrError
 from jaxsr.io import atomic_write_bytes
+from jaxsr.matfiles import read_mat
+from jaxsr.torch_import import load_torch_params
 
 __all__ = ["save_params", "load_params", "read_weights", "load_weights", "check_params", "init_params"]
 
@@ -42,8 +45,8 @@ def load_params(path) -> dict:
 
 def init_params(model: nn.Module, seed: int = 0) -> dict:
     """Freshly initialised params of ``model`` (a 16×16 input with its channels: params do not depend on
-    the image size)."""
-    x = jnp.zeros((1, 16, 16, getattr(model, "channels", 3)), jnp.float32)
+    the image size; a call-time-scale model (MDSR) gets the branches of all its scales)."""
+    x = jnp.zeros((1, 16, 16, models.contract(model).channels), jnp.float32)
     return model.init(jax.random.PRNGKey(seed), x).get("params", {})
 
 
@@ -72,12 +75,8 @@ def read_weights(path, model: nn.Module | None = None) -> tuple[dict, dict]:
         raise JaxsrError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".mat":
-        from jaxsr.convert import read_mat
-
         return read_mat(path)[1:]
     if suffix in (".pt", ".pth"):
-        from jaxsr.torch_import import load_torch_params
-
         if model is None:
             raise JaxsrError(f"{path}: a PyTorch checkpoint needs the model it is for (pass --model)")
         return load_torch_params(path, model), {}

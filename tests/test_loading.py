@@ -68,3 +68,25 @@ def test_shipped_weights_are_the_default_everywhere(tmp_path, monkeypatch):
     factory, _ = upscaler_factory("vdsr")
     for got in (loaded, factory(2).params):
         jax.tree_util.tree_map(np.testing.assert_array_equal, got, jax.device_get(params))
+
+
+def test_a_scale_pattern_reads_each_file_once_and_builds_each_scale(tmp_path, monkeypatch):
+    import jaxsr.loading as loading
+    from jaxsr import models
+    from jaxsr.weights import init_params, save_params
+
+    for s in (2, 3):
+        save_params(tmp_path / f"e_x{s}.msgpack",
+                    init_params(models.build("edsr_baseline", s, num_blocks=1, features=4), seed=s))
+    reads, real = [], loading.read_weights
+    monkeypatch.setattr(loading, "read_weights", lambda path, model=None: reads.append(str(path)) or real(path, model))
+    source = loading.ParamsSource("edsr_baseline", str(tmp_path / "e_x{scale}.msgpack"), num_blocks=1, features=4)
+    for s in (2, 3, 2):
+        model, params = source.at(s)
+        assert model.scale == s and params["upsampler"]["Conv_0"]["kernel"].shape[-1] == 4 * s * s
+    assert source.upscaler(3).factor == 3
+    assert reads == [str(tmp_path / "e_x2.msgpack"), str(tmp_path / "e_x3.msgpack")]
+    with pytest.raises(JaxsrError, match="built for one scale: pass scale="):
+        source.at()
+    with pytest.raises(JaxsrError, match="does not fit EDSR"):
+        loading.ParamsSource("edsr_baseline", str(tmp_path / "e_x2.msgpack"), num_blocks=1, features=4).at(3)

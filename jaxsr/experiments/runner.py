@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxsr import models
 from jaxsr.checkpoint import Checkpointer
 from jaxsr.data.epochs import steps_per_epoch
 from jaxsr.data.sampling import build_patch_table
@@ -28,7 +29,6 @@ from jaxsr.errors import JaxsrError
 from jaxsr.evaluation import evaluate
 from jaxsr.inference import Upscaler
 from jaxsr.io import atomic_write_bytes
-from jaxsr.loading import build_model
 from jaxsr.monitor import StopRequest
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
 from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
@@ -115,8 +115,9 @@ def run_grid(name: str, c: ml_collections.ConfigDict, workdir: str) -> dict:
     images, _ = training_images(c.data)
     eval_sets = eval_datasets(ml_collections.ConfigDict({**c.eval.to_dict(), "data_dir": _eval_dir(c)}))
     small: list[str] = []
+    spec = models.contract(models.build(c.model.name, 2, **dict(c.model.kwargs)))
     tables, table_for = {}, lambda scales: build_patch_table(
-        [im.image for im in images], scales, c.data.patch_size, int(c.model.kwargs.channels), "pre",
+        [im.image for im in images], scales, c.data.patch_size, spec.channels, spec.upsampling,
         names=[im.name for im in images], on_small=small.append, cache_dir=c.data.cache_dir or f"{workdir}/cache")
     for g in grid:
         for v in g.variants:
@@ -162,7 +163,7 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
         return record, total in evaluated
     kwargs = {**dict(c.model.kwargs), "depth": g.depth, "residual": True}
     dtype = {} if c.compute_dtype == "float32" else {"dtype": jnp.dtype(c.compute_dtype)}
-    model, eval_model = build_model(c.model.name, 2, **kwargs, **dtype), build_model(c.model.name, 2, **kwargs)
+    model, eval_model = models.build(c.model.name, 2, **kwargs, **dtype), models.build(c.model.name, 2, **kwargs)
     ckpt = Checkpointer(gdir, keep=2)
     try:
         state = replicate(init_state(model, c.optim, g.variants), mesh)

@@ -17,6 +17,8 @@ class Bicubic(nn.Module):
     channels: int = 1
 
     upsampling: ClassVar[str] = "pre"
+    scale_mode: ClassVar[str] = "any"
+    scale_params: ClassVar[tuple] = ()
 
     def receptive_radius(self) -> int:
         return 0

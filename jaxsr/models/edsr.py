@@ -98,6 +98,8 @@ class EDSR(nn.Module):
     dtype: Any = jnp.float32
 
     upsampling: ClassVar[str] = "post"
+    scale_mode: ClassVar[str] = "fixed"  # built for ``scale``
+    scale_params: ClassVar[tuple] = ("upsampler",)  # its shape depends on the scale
 
     def receptive_radius(self) -> int:
         """LR pixels of context on each side (head, 2 per block, body end, upsampler and tail convs)."""

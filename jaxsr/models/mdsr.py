@@ -19,7 +19,8 @@ from jaxsr.models.edsr import MeanShift, ResBlock, Upsampler, conv
 class MDSR(nn.Module):
     """Input: LR NHWC float32 RGB in [0, 1]; ``__call__(x, scale)`` → (N, s·H, s·W, 3) float32.
 
-    ``init`` (no scale) creates the parameters of every scale branch.
+    ``init`` (no scale) creates the parameters of every scale branch; params initialised at one scale
+    lack the other branches, which ``jaxsr.models.apply`` reports as a clear ValueError.
     """
 
     scales: tuple[int, ...] = (2, 3, 4)
@@ -31,7 +32,8 @@ class MDSR(nn.Module):
     dtype: Any = jnp.float32
 
     upsampling: ClassVar[str] = "post"
-    multi_scale: ClassVar[bool] = True
+    scale_mode: ClassVar[str] = "call"  # __call__(x, scale)
+    scale_params: ClassVar[tuple] = ("up_",)  # the per-scale upsamplers (pre_s blocks share shapes)
 
     def receptive_radius(self) -> int:
         """LR pixels of context on each side (EDSR's plus two 5×5 residual blocks)."""

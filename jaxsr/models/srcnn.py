@@ -27,6 +27,8 @@ class SRCNN(nn.Module):
     dtype: Any = jnp.float32
 
     upsampling: ClassVar[str] = "pre"
+    scale_mode: ClassVar[str] = "any"
+    scale_params: ClassVar[tuple] = ()
 
     def receptive_radius(self) -> int:
         """Pixels of context each output pixel sees on each side."""

@@ -28,6 +28,8 @@ class VDSR(nn.Module):
     dtype: Any = jnp.float32  # compute dtype; params stay float32
 
     upsampling: ClassVar[str] = "pre"  # takes the bicubic ILR, not the LR image
+    scale_mode: ClassVar[str] = "any"  # one network for every scale
+    scale_params: ClassVar[tuple] = ()
 
     def receptive_radius(self) -> int:
         """Pixels of context each output pixel sees on each side (one per 3×3 layer)."""
