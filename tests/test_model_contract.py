@@ -153,16 +153,16 @@ def test_a_new_model_is_its_file_plus_its_config(tmp_path, tiny_y):
 
 
 def test_init_from_copies_all_but_the_declared_scale_params(tmp_path):
-    from jaxsr.training import _transplant
+    from jaxsr.loading import init_from
     from jaxsr.weights import save_params
 
     x2, x3 = (models.build("edsr_baseline", s, num_blocks=1, features=4) for s in (2, 3))
     trained = init_params(x2, seed=1)
     save_params(tmp_path / "x2.msgpack", trained)
     fresh = init_params(x3, seed=0)
-    out = _transplant(fresh, str(tmp_path / "x2.msgpack"), x3)
+    out = init_from(fresh, str(tmp_path / "x2.msgpack"), x3)
     np.testing.assert_array_equal(out["head"]["kernel"], trained["head"]["kernel"])
     np.testing.assert_array_equal(out["upsampler"]["Conv_0"]["kernel"], fresh["upsampler"]["Conv_0"]["kernel"])
     vdsr = models.get("vdsr", depth=2, features=4)
     with pytest.raises(JaxsrError, match="must be the same architecture"):
-        _transplant(init_params(vdsr), str(tmp_path / "x2.msgpack"), vdsr)
+        init_from(init_params(vdsr), str(tmp_path / "x2.msgpack"), vdsr)
