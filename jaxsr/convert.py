@@ -30,17 +30,27 @@ def _parser():
     p.add_argument("--model", default=None,
                    help="for .pt files: edsr_baseline, edsr, mdsr_baseline or mdsr (a .mat file names its own network)")
     p.add_argument("--scale", type=int, default=None, help="for EDSR: the scale the checkpoint was trained for")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return p
 
 
-def convert(source, output, model_name: str | None = None, scale: int | None = None) -> str:
-    """Convert ``source`` to a jaxsr params file ``output``; returns a one-line description."""
-    if Path(source).suffix.lower() == ".mat":
+def convert(source, output, model_name: str | None = None, scale: int | None = None,
+            overwrite: bool = False) -> str:
+    """Convert ``source`` to a jaxsr params file ``output``; returns a one-line description. The output is
+    checked before anything is read: never the source itself, never an existing file unless ``overwrite``."""
+    from jaxsr.io import writable_file
+
+    source, output = Path(source), Path(output)
+    if not source.is_file():
+        raise JaxsrError(f"{source}: no such file")
+    writable_file(output, "output")
+    if output.exists() and (output.resolve() == source.resolve() or not overwrite):
+        raise JaxsrError(f"output {output}: " + ("is the source file" if output.resolve() == source.resolve()
+                                                 else "exists (pass --overwrite to replace it)"))
+    if source.suffix.lower() == ".mat":
         family, params, kwargs = read_mat(source)
-        save_params(output, params)
-        hint = (f"; load it with jaxsr.load('srcnn', weights={str(output)!r}, filters={kwargs['filters']}, "
-                "border='replicate'), or pass the .mat itself (which carries both)") if family == "srcnn" else ""
-        return f"{family.upper()} {kwargs}{hint}"
+        save_params(output, params, kwargs)  # the file keeps the network it holds (SRCNN: filters, borders)
+        return f"{family.upper()} {kwargs}"
     if model_name is None:
         raise JaxsrError(f"{source}: pass --model (and --scale for EDSR), e.g. --model edsr_baseline --scale 2")
     model = models.build(model_name, 2)  # unknown names fail here
@@ -58,7 +68,7 @@ def main(argv=None) -> int:
     from jaxsr.cli import run_cli
 
     def run():
-        what = convert(args.source, args.output, args.model, args.scale)
+        what = convert(args.source, args.output, args.model, args.scale, args.overwrite)
         print(f"wrote {args.output}: {what}")
 
     return run_cli(run)

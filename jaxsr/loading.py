@@ -19,13 +19,12 @@ import jax
 
 from jaxsr import models
 from jaxsr.checkpoint import read_run_config, restore_params
-from jaxsr.config_check import run_eval_scales
 from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.weights import check_params, read_weights
 
 __all__ = ["ParamsSource", "load", "upscaler_factory", "run_model", "source_params", "init_from", "build_model",
-           "build_for_weights", "shipped_weights", "run_eval_scales"]
+           "build_for_weights", "shipped_weights"]
 
 build_model = models.build  # (name, scale, **kwargs) → model; kept under its old name
 

@@ -23,24 +23,40 @@ from jaxsr.io import atomic_write_bytes
 from jaxsr.matfiles import read_mat
 from jaxsr.torch_import import load_torch_params
 
-__all__ = ["save_params", "load_params", "read_weights", "load_weights", "check_params", "init_params"]
+__all__ = ["save_params", "load_params", "read_params", "read_weights", "load_weights", "check_params", "init_params"]
 
 
-def save_params(path, params) -> None:
-    """Write a params pytree to ``path`` as msgpack (numpy arrays), atomically."""
+_KWARGS = "__jaxsr_model_kwargs__"  # reserved top-level key: the network a file holds (e.g. SRCNN's filters)
+
+
+def save_params(path, params, model_kwargs: dict | None = None) -> None:
+    """Write a params pytree to ``path`` as msgpack (numpy arrays), atomically; ``model_kwargs`` (e.g. an
+    SRCNN authors' model: ``filters``, ``border``) are stored with them, so the file describes its network
+    as the ``.mat`` it came from does."""
     host = jax.tree_util.tree_map(np.asarray, jax.device_get(params))
+    if model_kwargs:
+        host = {**host, _KWARGS: {k: list(v) if isinstance(v, tuple) else v for k, v in model_kwargs.items()}}
     atomic_write_bytes(path, serialization.msgpack_serialize(host))
 
 
-def load_params(path) -> dict:
-    """Read a params pytree written by :func:`save_params`."""
+def read_params(path) -> tuple[dict, dict]:
+    """(params, model kwargs) of a file written by :func:`save_params` (kwargs ``{}`` if none stored)."""
     path = Path(path)
     if not path.is_file():
         raise JaxsrError(f"{path}: no such file")
     try:
-        return serialization.msgpack_restore(path.read_bytes())
+        tree = serialization.msgpack_restore(path.read_bytes())
     except Exception as e:  # msgpack raises many kinds for corrupt input
         raise JaxsrError(f"{path}: not a jaxsr msgpack params file ({type(e).__name__})") from None
+    if not isinstance(tree, dict):
+        raise JaxsrError(f"{path}: not a jaxsr msgpack params file (no parameter dict)")
+    kwargs = tree.pop(_KWARGS, {}) or {}
+    return tree, {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+
+
+def load_params(path) -> dict:
+    """Read a params pytree written by :func:`save_params`."""
+    return read_params(path)[0]
 
 
 def init_params(model: nn.Module, seed: int = 0) -> dict:
@@ -81,7 +97,7 @@ def read_weights(path, model: nn.Module | None = None) -> tuple[dict, dict]:
             raise JaxsrError(f"{path}: a PyTorch checkpoint needs the model it is for (pass --model)")
         return load_torch_params(path, model), {}
     if suffix == ".msgpack":
-        return load_params(path), {}
+        return read_params(path)
     raise JaxsrError(f"{path}: unknown weights format (expected .msgpack, .mat or .pt)")
 
 

@@ -74,11 +74,18 @@ def test_load_convert_and_one_by_one_middle_layer(tmp_path, rng):
     r = subprocess.run([sys.executable, "-m", "jaxsr.convert", str(path), str(tmp_path / "m.msgpack")],
                        capture_output=True, text=True, cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "SRCNN" in r.stdout and "border='replicate'" in r.stdout
-    m2, p2 = jaxsr.load("srcnn", weights=str(tmp_path / "m.msgpack"), filters=(3, 1, 3), features=(4, 3),
-                        border="replicate")
+    assert "SRCNN" in r.stdout and "'border': 'replicate'" in r.stdout
+    m2, p2 = jaxsr.load("srcnn", weights=str(tmp_path / "m.msgpack"))  # the .msgpack keeps the network too
+    assert (m2.filters, m2.features, m2.border) == ((3, 1, 3), (4, 3), "replicate")
     out2 = np.asarray(m2.apply({"params": p2}, im[None, ..., None].astype(np.float32)))[0, ..., 0]
     np.testing.assert_array_equal(out, out2)
+    before = (tmp_path / "m.msgpack").read_bytes()
+    for dst, why in ((tmp_path / "m.msgpack", "exists (pass --overwrite"), (path, "is the source file"),
+                     (tmp_path, "is a folder"), (tmp_path / "nope" / "x.msgpack", "does not exist")):
+        r = subprocess.run([sys.executable, "-m", "jaxsr.convert", str(path), str(dst)],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert r.returncode == 1 and r.stderr.strip().splitlines() == [r.stderr.strip()] and why in r.stderr, r.stderr
+    assert (tmp_path / "m.msgpack").read_bytes() == before and path.suffix == ".mat" and path.stat().st_size
     scipy.io.savemat(tmp_path / "bad.mat", {"weights_conv1": np.zeros((80, 4))})
     with pytest.raises(JaxsrError, match="missing"):
         jaxsr.load("srcnn", weights=str(tmp_path / "bad.mat"))
