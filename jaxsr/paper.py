@@ -149,6 +149,12 @@ def main(argv=None) -> int:
             check_metrics(extra or DEFAULT_METRICS)
         except JaxsrError as e:
             raise JaxsrError(f"--metrics: {e}") from None
+        from jaxsr.provenance import scale_note
+
+        for model, path in (("vdsr", args.vdsr_weights), ("srcnn", args.srcnn_weights)):
+            note = scale_note(model, path, scales or (2, 3, 4))
+            if note:
+                print(f"note: {note}", file=sys.stderr)
         result = reproduce(args.table, args.data_dir, weights, scales, datasets, args.protocol,
                            progress=not args.no_progress, metrics=extra)
         print(f"{result['source']}; measured with jaxsr, protocol {result['protocol']!r}\n")

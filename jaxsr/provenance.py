@@ -52,6 +52,13 @@ def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | 
             return tuple(int(s) for s in read_run_config(weights).data.scales)
         except Exception:  # an unreadable run is reported by the loader itself
             return None
+    if weights is not None and "{scale}" in str(weights):
+        return None  # one file per scale
+    if weights is not None and model.startswith("srcnn") and str(weights).lower().endswith(".mat"):
+        import re  # the SRCNN authors release one model per scale, named ..._x<scale>.mat or x<scale>.mat
+
+        match = re.search(r"x(\d+)$", Path(weights).stem)
+        return (int(match.group(1)),) if match else None
     if weights is None or str(weights).lower().endswith(".mat"):  # shipped, or the authors' own release
         return PAPER_SCALES.get(model)
     return None  # a params file says nothing about the scales it was trained for

@@ -59,6 +59,10 @@ def test_scale_notes():
     assert trained_scales("vdsr", "VDSR_Official.mat") == (2, 3, 4)
     assert trained_scales("vdsr", None) == (2, 3, 4)
     assert trained_scales("vdsr", "mine.msgpack") is None  # a params file does not say
+    # The SRCNN authors publish one model per scale: one file for several scales is noted, a pattern is not.
+    assert trained_scales("srcnn", "w/SRCNN_9-5-5_ImageNet_x2.mat") == (2,)
+    assert trained_scales("srcnn", "w/SRCNN_9-5-5_ImageNet_x{scale}.mat") is None
+    assert scale_note("srcnn", "w/SRCNN_9-5-5_ImageNet_x2.mat", [2, 3]).startswith("srcnn was trained for x2; x3")
     assert trained_scales("edsr_baseline", None) is None  # built per scale
     assert scale_note("vdsr", "VDSR_Official.mat", [2, 4]) is None
     assert scale_note("vdsr", "VDSR_Official.mat", [3, 8]) == \
