@@ -218,6 +218,19 @@ def test_colliding_duplicate_and_own_outputs(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["other_x2.png", "photo_x2.jpg", "photo_x2.png"]  # no _x2_x2
 
 
+def test_output_folder_may_be_the_input_folder(tmp_path):
+    d = tmp_path / "same"
+    d.mkdir()
+    Image.fromarray((np.random.default_rng(3).random((10, 12, 3)) * 255).astype(np.uint8)).save(d / "cat.png")
+    for _ in range(2):  # the rerun skips jaxsr's own cat_x2.png instead of making cat_x2_x2.png
+        r = _cli(d, "--output_dir", d, "--scale", "2", "--overwrite")
+        assert r.returncode == 0, r.stderr
+        assert sorted(p.name for p in d.iterdir()) == ["cat.png", "cat_x2.png"]
+    (tmp_path / "empty").mkdir()
+    r = _cli(tmp_path / "empty", "--output_dir", tmp_path / "o", "--scale", "2")
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].endswith("no images to upscale in this folder")
+
+
 def test_output_size_and_limits_are_bounded(tmp_path):
     Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "x.png")
     r = _cli(tmp_path / "x.png", "--output_dir", tmp_path / "out", "--scale", "1000")
