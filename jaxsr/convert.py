@@ -12,10 +12,10 @@ from pathlib import Path
 
 from jaxsr import models
 from jaxsr.errors import JaxsrError
-from jaxsr.matfiles import read_mat, read_matconvnet_vdsr, read_srcnn_mat
+from jaxsr.matfiles import read_mat
 from jaxsr.weights import load_weights, save_params
 
-__all__ = ["read_mat", "read_matconvnet_vdsr", "read_srcnn_mat", "convert", "main"]
+__all__ = ["convert", "main"]
 
 
 def _parser():

@@ -23,10 +23,8 @@ from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.weights import check_params, read_weights
 
-__all__ = ["ParamsSource", "load", "upscaler_factory", "run_model", "source_params", "init_from", "build_model",
+__all__ = ["ParamsSource", "load", "upscaler_factory", "run_model", "source_params", "init_from",
            "build_for_weights", "shipped_weights"]
-
-build_model = models.build  # (name, scale, **kwargs) → model; kept under its old name
 
 
 def shipped_weights(name: str) -> Path | None:

@@ -9,7 +9,6 @@ from conftest import make_tiny_folder, tiny_config
 from jaxsr import models
 from jaxsr.checkpoint import read_run_config, restore_params
 from jaxsr.inference import Upscaler, dihedral, inverse_dihedral, self_ensemble
-from jaxsr.loading import build_model
 from jaxsr.training import train_and_evaluate
 from jaxsr.weights import init_params
 
@@ -102,8 +101,8 @@ def test_edsr_trains_and_x3_starts_from_x2(folder, tmp_path):
     assert set(res["Tiny"]) == {"2"}  # a single-scale model is evaluated at its scale
     train_and_evaluate(edsr_config(folder, "edsr_baseline", (3,), total_steps=0,
                                    init_from=str(tmp_path / "x2")), str(tmp_path / "x3"))
-    x2 = jax.device_get(restore_params(tmp_path / "x2", build_model("edsr_baseline", 2, num_blocks=1, features=8)))
-    x3 = jax.device_get(restore_params(tmp_path / "x3", build_model("edsr_baseline", 3, num_blocks=1, features=8)))
+    x2 = jax.device_get(restore_params(tmp_path / "x2", models.build("edsr_baseline", 2, num_blocks=1, features=8)))
+    x3 = jax.device_get(restore_params(tmp_path / "x3", models.build("edsr_baseline", 3, num_blocks=1, features=8)))
     for key in x2:
         if key == "upsampler":
             assert x3[key]["Conv_0"]["kernel"].shape[-1] == 8 * 9 != x2[key]["Conv_0"]["kernel"].shape[-1]

@@ -11,7 +11,7 @@ import scipy.io
 import jaxsr
 from conftest import REPO, shared_path
 from jaxsr import models
-from jaxsr.convert import read_srcnn_mat
+from jaxsr.matfiles import read_srcnn_mat
 from jaxsr.errors import JaxsrError
 
 

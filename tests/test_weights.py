@@ -10,7 +10,7 @@ from scipy.signal import correlate2d
 from conftest import shared_path
 from jaxsr import models
 from jaxsr.convert import main as convert_main
-from jaxsr.convert import read_matconvnet_vdsr
+from jaxsr.matfiles import read_matconvnet_vdsr
 from jaxsr.errors import JaxsrError
 from jaxsr.weights import check_params, init_params, load_params, load_weights, save_params
 

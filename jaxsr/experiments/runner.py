@@ -29,7 +29,7 @@ from jaxsr.errors import JaxsrError
 from jaxsr.evaluation import evaluate
 from jaxsr.inference import Upscaler
 from jaxsr.io import atomic_write_bytes
-from jaxsr.monitor import StopRequest
+from jaxsr.monitor import StopRequest, eta
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
 from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
 
@@ -97,7 +97,7 @@ class _Progress:
         rate = self.here / max(time.perf_counter() - self.start, 1e-9)
         left = max(self.total - self.done, 0) / rate if rate > 0 else 0
         print(f"[{self.name}] {text}  grid {100 * self.done / max(self.total, 1):.1f}%  "
-              f"ETA {int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}", flush=True)
+              f"ETA {eta(left)}", flush=True)
 
 
 def _resolved(c, spe: int) -> ml_collections.ConfigDict:
