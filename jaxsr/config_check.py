@@ -128,11 +128,12 @@ def check_config(config) -> None:
     if config.eval.data_dir:
         from jaxsr.data.sources import folder_datasets
 
-        names = [n.strip() for n in str(config.eval.datasets).split(",") if n.strip()]
-        try:
-            folder_datasets(config.eval.data_dir, names)
-        except JaxsrError as e:
-            raise JaxsrError(f"eval.datasets: {e}") from None
+        for field in ("datasets", "final_datasets"):
+            names = [n.strip() for n in str(config.eval[field]).split(",") if n.strip()]
+            try:
+                folder_datasets(config.eval.data_dir, names)
+            except JaxsrError as e:
+                raise JaxsrError(f"eval.{field}: {e}") from None
 
 
 def _first_line(e: Exception) -> str:

@@ -14,10 +14,12 @@ __all__ = ["StopRequest", "StepMetrics", "NonFinite", "eta", "progress_line"]
 
 class StopRequest:
     """Turns SIGTERM/SIGINT into a flag (``signal``) the loop checks between steps (it saves, then exits);
-    with ``max_seconds`` > 0, ``due()`` is also true once that time budget is spent."""
+    with ``max_seconds`` > 0, ``due()`` is also true once that time budget is spent, and with ``max_steps``
+    > 0 once ``due(steps_done)`` is given that many steps."""
 
-    def __init__(self, max_seconds: float = 0):
+    def __init__(self, max_seconds: float = 0, max_steps: int = 0):
         self.deadline = time.monotonic() + max_seconds if max_seconds > 0 else None
+        self.max_steps, self.steps_reached = max_steps, False
         self.signal, self._previous = None, {}
 
     def __enter__(self):
@@ -32,11 +34,15 @@ class StopRequest:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
-    def due(self) -> bool:
-        return self.signal is not None or (self.deadline is not None and time.monotonic() > self.deadline)
+    def due(self, steps_done: int = 0) -> bool:
+        self.steps_reached = self.max_steps > 0 and steps_done >= self.max_steps
+        return (self.signal is not None or self.steps_reached
+                or (self.deadline is not None and time.monotonic() > self.deadline))
 
     def reason(self) -> str:
-        return signal.Signals(self.signal).name if self.signal is not None else "--max_seconds reached"
+        if self.signal is not None:
+            return signal.Signals(self.signal).name
+        return "--max_steps reached" if self.steps_reached else "--max_seconds reached"
 
 
 class NonFinite(Exception):

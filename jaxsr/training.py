@@ -62,8 +62,16 @@ def resolve_steps(config: ml_collections.ConfigDict, tables: list[PatchTable]) -
     return config
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-    """Train (or resume) the run in ``workdir``, then evaluate; returns the final evaluation results."""
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, store=None, max_seconds: float = 0,
+                       max_steps: int = 0, save_every_seconds: float = 0) -> dict | None:
+    """Train (or resume) the run in ``workdir``, then evaluate; returns the final evaluation results.
+
+    ``store``: where the resumable state is kept (default: orbax checkpoints in ``<workdir>/checkpoints``,
+    :class:`jaxsr.checkpoint.Checkpointer`; a campaign passes its one-file state, same interface).
+    A time budget (``max_seconds``) or a step budget for this call (``max_steps``) saves a verified state
+    and returns None without the final evaluation; ``save_every_seconds`` also saves after that much wall
+    time since the last save. None of these changes what is trained: only when it is saved.
+    """
     check_config(config)
     check_run_folder(workdir, config)
     process0 = jax.process_index() == 0
@@ -79,7 +87,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if process0:
         write_run_config(workdir, config)
     tx, schedule = make_optimizer(config.optim)
-    ckpt = Checkpointer(workdir, config.keep_checkpoints)
+    ckpt = Checkpointer(workdir, config.keep_checkpoints) if store is None else store
     params = init_params(model, config.seed)
     if config.init_from and not ckpt.steps():
         params = init_from(params, config.init_from, model)
@@ -98,11 +106,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     writer = MetricWriter(workdir, enabled=process0)
     try:
-        with StopRequest() as stop:
+        with StopRequest(max_seconds, max_steps) as stop:
             loop = _Loop(config, state, run_step, ckpt, writer, validate, process0,
-                         None if restored is None else restored[0])
+                         None if restored is None else restored[0], save_every_seconds)
             state = loop.run(stop)
-        results = validate(state.params)
+            if int(state.step) < config.total_steps:  # a budget ended this call: saved, no final evaluation
+                if process0:
+                    print(f"{stop.reason()}: saved at step {int(state.step)} of {config.total_steps}; "
+                          "run again to continue", flush=True)
+                return None
+        results = _evaluate(eval_model, state.params, eval_datasets(config.eval, final=True), eval_scales,
+                            upscalers, config.eval)
         writer.write(int(state.step), _val_scalars(results))
     finally:
         writer.close()
@@ -114,38 +128,49 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 @dataclass(frozen=True)
 class Every:
-    """A periodic action of the loop: ``act(step)`` after every ``steps``-th step (never if 0), after the
-    first step since (re)starting when ``first``, and at the last step only (but always) when ``last``."""
+    """A periodic action of the loop: ``act(step)`` after every ``steps``-th step (never if 0), after each
+    step in ``at``, after the first step since (re)starting when ``first``, and at the last step only (but
+    always) when ``last``."""
 
     steps: int
     act: Callable[[int], None]
     first: bool = False
     last: bool = False
+    at: frozenset = frozenset()
 
     def due(self, step: int, first: int, total: int) -> bool:
         if step == total:
             return self.last
-        return (self.steps > 0 and step % self.steps == 0) or (self.first and step == first + 1)
+        return ((self.steps > 0 and step % self.steps == 0) or step in self.at
+                or (self.first and step == first + 1))
+
+
+def eval_steps(config: ml_collections.ConfigDict) -> frozenset:
+    """The steps after which ``eval.epochs`` asks for a validation (before the last step)."""
+    return frozenset(int(round(e * config.steps_per_epoch)) for e in config.eval.epochs)
 
 
 class _Loop:
     """The loop over steps and its periodic work. A checkpoint saved at step s awaits the loss of its params
     (that of step s + 1) and is confirmed (``Checkpointer.confirm``) once that loss is known finite."""
 
-    def __init__(self, config, state, run_step, ckpt, writer, validate, process0, last_good):
+    def __init__(self, config, state, run_step, ckpt, writer, validate, process0, last_good,
+                 save_every_seconds: float = 0):
         self.config, self.state, self.run_step, self.ckpt, self.writer = config, state, run_step, ckpt, writer
         self.validate, self.process0, self.last_good = validate, process0, last_good
         self.step = self.first = self.tick_step = int(state.step)  # the first step is logged: compile time
         self.metrics, self.awaiting, self.tick = StepMetrics(), None, time.perf_counter()
+        self.save_every_seconds, self.saved_at = save_every_seconds, time.monotonic()
         self.periodic = [Every(1, self.confirm, last=True),  # this step's loss is the awaiting params' loss
                          Every(config.log_every_steps, self.log, first=True, last=True),
                          Every(config.checkpoint_every_steps, self.save, last=True),
-                         Every(config.eval.every_steps, self.validate_now)]
+                         Every(1 if save_every_seconds > 0 else 0, self.save_if_due),
+                         Every(config.eval.every_steps, self.validate_now, at=eval_steps(config))]
 
     def run(self, stop: StopRequest) -> TrainState:
         total, previous = self.config.total_steps, None
         try:
-            while self.step < total and stop.signal is None:
+            while self.step < total and not stop.due(self.step - self.first):
                 self.state, m = self.run_step(self.state, self.step)
                 self.step += 1
                 self.metrics.add(self.step, m)
@@ -189,7 +214,11 @@ class _Loop:
 
     def save(self, step: int) -> None:
         self.ckpt.save(step, self.state.params, train_items(self.state))
-        self.awaiting = step
+        self.awaiting, self.saved_at = step, time.monotonic()
+
+    def save_if_due(self, step: int) -> None:
+        if self.awaiting is None and time.monotonic() - self.saved_at >= self.save_every_seconds:
+            self.save(step)
 
     def log(self, step: int) -> None:
         mean, now = self.metrics.mean(), time.perf_counter()

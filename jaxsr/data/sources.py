@@ -108,9 +108,11 @@ def folder_datasets(data_dir, names: Sequence[str]) -> dict[str, FolderImages]:
     return {name: FolderImages(find_dataset(data_dir, name)) for name in names}
 
 
-def eval_datasets(eval_cfg) -> dict:
-    """Validation datasets of an ``eval`` config: benchmark folders, or the embedded held-out photos."""
+def eval_datasets(eval_cfg, final: bool = False) -> dict:
+    """Validation datasets of an ``eval`` config: benchmark folders, or the embedded held-out photos.
+    ``final``: those of the evaluation at the end of training (``eval.final_datasets``, if set)."""
     if eval_cfg.data_dir:
-        names = [n.strip() for n in str(eval_cfg.datasets).split(",") if n.strip()]
+        chosen = eval_cfg.get("final_datasets", "") if final else ""
+        names = [n.strip() for n in str(chosen or eval_cfg.datasets).split(",") if n.strip()]
         return folder_datasets(eval_cfg.data_dir, names)
     return {"Embedded": embedded_images("eval")}
