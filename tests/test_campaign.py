@@ -161,3 +161,12 @@ def test_status_and_usage_errors(campaign, tmp_path):
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "no campaign.json" in r.stderr
     r = campaign_cli("run", campaign, "--max_seconds", -1)
     assert r.returncode == 2 and r.stderr.strip().startswith("error: --max_seconds")
+
+
+def test_a_campaign_outlives_fields_added_to_the_schema(campaign):
+    """A campaign begun before a schema field existed continues, the field at its default."""
+    record = json.loads((campaign / "campaign.json").read_text())
+    del record["config"]["eval"]["final_datasets"], record["config"]["eval"]["epochs"]
+    (campaign / "campaign.json").write_text(json.dumps(record))
+    _, config = runner._open(campaign)
+    assert config.eval.final_datasets == "" and tuple(config.eval.epochs) == ()

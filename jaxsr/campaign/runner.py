@@ -149,11 +149,28 @@ def _open(folder) -> tuple[dict, ml_collections.ConfigDict]:
         raise JaxsrError(f"{folder}: not a campaign (no campaign.json); start one with --config RECIPE")
     try:
         record = json.loads(path.read_text())
-        config = ml_collections.ConfigDict(record["config"])
+        config = ml_collections.ConfigDict(_with_new_fields(record["config"]))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise JaxsrError(f"{path}: not a readable campaign record ({type(e).__name__})") from None
     here = Path(folder).absolute()
     return record, _map_paths(config, lambda p: os.path.relpath((here / p).resolve()))
+
+
+def _with_new_fields(stored: dict) -> dict:
+    """The stored config with schema fields added since the campaign began set to their defaults (a new
+    field's default keeps the old behaviour), so a campaign outlives schema additions."""
+    from jaxsr.config import get_config
+
+    def merge(defaults: dict, given: dict, prefix: str = "") -> dict:
+        out = dict(given)
+        for key, value in defaults.items():
+            if key not in out:
+                out[key] = value
+            elif isinstance(value, dict) and isinstance(out[key], dict) and f"{prefix}{key}" != "model.kwargs":
+                out[key] = merge(value, out[key], f"{prefix}{key}.")
+        return out
+
+    return merge(get_config("vdsr", stored.get("optim", {}).get("name")).to_dict(), stored)
 
 
 def _now() -> str:
