@@ -85,6 +85,21 @@ def test_legs_with_a_kill9_end_with_the_uninterrupted_params(folder, tmp_path):
     text = runner.status(legs)
     assert "step 24 of 24 (100.0%), epoch 6.00 of 6" in text and "legs: 4" in text
     assert "epoch 1: Tiny/x2 " in text and "ETA" in text
+    # shipping it: the learning curve and the params as a weights file that jaxsr.load takes
+    r = campaign_cli("curve", legs, "--out", tmp_path / "curve.png")
+    assert r.returncode == 0 and (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG", r.stderr
+    r = campaign_cli("export", legs, "--out", tmp_path / "w.msgpack")
+    assert r.returncode == 0 and r.stdout.strip() == f"wrote {tmp_path / 'w.msgpack'}", r.stderr
+    r = campaign_cli("export", legs, "--out", tmp_path / "w.msgpack")
+    assert r.returncode == 1 and "exists (pass --overwrite" in r.stderr
+    import jaxsr
+    from flax.traverse_util import flatten_dict
+
+    _, params = jaxsr.load("vdsr", weights=str(tmp_path / "w.msgpack"), scale=2)
+    flat = {"".join(f"['{part}']" for part in k): v for k, v in flatten_dict(params).items()}
+    assert flat.keys() == p_legs.keys()
+    for key in flat:
+        np.testing.assert_array_equal(np.asarray(flat[key]), p_legs[key])
 
 
 @pytest.fixture(scope="module")

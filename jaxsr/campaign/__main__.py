@@ -3,6 +3,8 @@
   python -m jaxsr.campaign run campaigns/vdsr_t91 --config configs/vdsr_t91.py --max_seconds 9000  # first leg
   python -m jaxsr.campaign run campaigns/vdsr_t91 --max_seconds 9000                               # later legs
   python -m jaxsr.campaign status campaigns/vdsr_t91
+  python -m jaxsr.campaign curve campaigns/vdsr_t91 --out campaigns/vdsr_t91/curve.png
+  python -m jaxsr.campaign export campaigns/vdsr_t91 --out vdsr_t91.msgpack
 
 A leg trains until ``--max_seconds`` (or ``--max_steps``) is spent or the schedule ends, saving the state
 every ``--save_every_seconds`` and at its end; SIGTERM/SIGINT save and stop; a leg killed without warning
@@ -30,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="continue on another environment than the campaign's (recorded in legs.jsonl)")
     s = sub.add_parser("status", help="step, epoch, ETA, legs and the last evaluations")
     s.add_argument("folder")
+    c = sub.add_parser("curve", help="Set5 PSNR against epochs beside the paper's figures (PNG)")
+    c.add_argument("folder")
+    c.add_argument("--out", required=True, help="PNG file to write")
+    e = sub.add_parser("export", help="the state's params as a .msgpack weights file")
+    e.add_argument("folder")
+    e.add_argument("--out", required=True, help=".msgpack file to write")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     return p
 
 
@@ -45,6 +54,13 @@ def main(argv=None) -> int:
 
         if args.command == "status":
             print(runner.status(args.folder))
+            return 0
+        if args.command in ("curve", "export"):
+            from jaxsr.campaign import results
+
+            out = (results.curve(args.folder, args.out) if args.command == "curve"
+                   else results.export(args.folder, args.out, args.overwrite))
+            print(f"wrote {out}")
             return 0
         if args.max_seconds < 0 or args.max_steps < 0 or args.save_every_seconds <= 0:
             raise UsageError("--max_seconds and --max_steps must be >= 0, --save_every_seconds > 0")
