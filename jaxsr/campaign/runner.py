@@ -279,7 +279,7 @@ def status(folder) -> str:
     resolved = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
     total, spe = resolved.get("total_steps"), resolved.get("steps_per_epoch")
     step = 0 if meta is None else int(meta["step"])
-    rows = [r for r in _read_jsonl(folder / "metrics.jsonl") if r.get("step", 0) <= step]
+    rows = _read_jsonl(folder / "metrics.jsonl")  # rows past the state's step: a leg running (or killed)
     train = [r for r in rows if "train/loss" in r]
     legs = _read_jsonl(folder / "legs.jsonl")
     lines = [f"campaign {folder}: {config.model.name} {dict(config.model.kwargs)}, "
@@ -294,8 +294,9 @@ def status(folder) -> str:
         last = train[-1]
         rates = [r["train/steps_per_s"] for r in train[-20:] if r.get("train/steps_per_s", 0) > 0]
         rate = float(np.median(rates)) if rates else 0.0
-        lines.append(f"last log (step {last['step']}): loss {last['train/loss']:.4g}, lr {last['train/lr']:.3g}, "
-                     f"grad_norm {last['train/grad_norm']:.3g}, clipped {last['train/clip_fraction']:.4f}")
+        ahead = ", after the saved state: a leg is running, or was killed" if last["step"] > step else ""
+        lines.append(f"last log (step {last['step']}{ahead}): loss {last['train/loss']:.4g}, "
+                     f"lr {last['train/lr']:.3g}, grad_norm {last['train/grad_norm']:.3g}, clipped {last['train/clip_fraction']:.4f}")
         if rate > 0:
             lines.append(f"measured {1 / rate:.2f} s/step (median of the last {len(rates)} logs): "
                          f"ETA {eta((total - step) / rate)} of training")
