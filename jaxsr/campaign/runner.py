@@ -296,7 +296,8 @@ def status(folder) -> str:
         rate = float(np.median(rates)) if rates else 0.0
         ahead = ", after the saved state: a leg is running, or was killed" if last["step"] > step else ""
         lines.append(f"last log (step {last['step']}{ahead}): loss {last['train/loss']:.4g}, "
-                     f"lr {last['train/lr']:.3g}, grad_norm {last['train/grad_norm']:.3g}, clipped {last['train/clip_fraction']:.4f}")
+                     f"lr {last['train/lr']:.3g}, grad_norm {last['train/grad_norm']:.3g}, "
+                     f"clipped {last['train/clip_fraction']:.4f}")
         if rate > 0:
             lines.append(f"measured {1 / rate:.2f} s/step (median of the last {len(rates)} logs): "
                          f"ETA {eta((total - step) / rate)} of training")
