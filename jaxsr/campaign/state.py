@@ -18,8 +18,6 @@ optimizer, or whose data disagree with its digests raises ``JaxsrError`` naming 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from flax import serialization
 
 from jaxsr.checkpoint import digest
 from jaxsr.errors import JaxsrError
+from jaxsr.io import atomic_write_bytes
 from jaxsr.parallel import local_copy
 
 __all__ = ["FORMAT", "StateFile", "read_meta", "write_durably"]
@@ -38,23 +37,7 @@ FORMAT = "jaxsr-campaign-state/1"
 
 def write_durably(path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically and durably: temporary file, fsync, rename, fsync the folder."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    atomic_write_bytes(path, data, durable=True)
 
 
 def _by_path(tree) -> dict:
