@@ -29,9 +29,10 @@ flags.DEFINE_list("datasets", ["Set5", "Set14", "B100"], "Dataset folder names u
 flags.DEFINE_list("scales", ["2", "3", "4"], "Upscaling factors (2 to 16).")
 flags.DEFINE_string("results_json", None, "Write the table's numbers, per-image figures and the run's "
                     "metadata (model, weights digest, scales, jaxsr version, date) to this JSON file.")
-flags.DEFINE_string("save_images", None, "Write SR outputs and labeled comparison crops under this folder.")
-flags.DEFINE_string("report", None, "Write an HTML report (index.html: the table and per image the "
-                    "comparison crops) into this folder; opens in a browser without a server.")
+flags.DEFINE_string("save_images", None, "Write SR outputs, the whole bicubic and HR images and labeled "
+                    "comparison crops under this folder.")
+flags.DEFINE_string("report", None, "Write an HTML report (index.html: the table and per image a "
+                    "before/after slider and the comparison crops) into this folder; opens from disk.")
 flags.DEFINE_bool("self_ensemble", False, "Average over the 8 flips/rotations (the '+' results).")
 flags.DEFINE_bool("gray_as_rgb", False, "Score grayscale images as 3-channel RGB (cv2/PIL-style loaders) "
                   "instead of using the gray value as Y (the papers' MATLAB protocol).")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -149,8 +150,9 @@ def test_report_labeled_comparisons_and_metadata(bench, tmp_path):
     assert meta["date"].endswith("+00:00")
     page = (report / "index.html").read_text()
     assert "<table>" in page and "<td>Tiny</td><td>x2</td><td>4</td>" in page
-    images = [line.split("src='")[1].split("'")[0] for line in page.splitlines() if "<img src=" in line]
+    images = re.findall(r"<figure class='crops'[^>]*><img src='([^']+)'", page)
     assert len(images) == 4 and all(not src.startswith("/") for src in images)
+    assert page.count("<input type='range'") == 4  # and a before/after slider per image (tests/test_report.py)
     for src in images:
         crop = np.asarray(Image.open(report / src).convert("L"), np.float64)
         assert crop.shape[1] >= 3 * 256 and crop.shape[0] >= 256  # three panels of at least 256 px
