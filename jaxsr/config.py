@@ -65,7 +65,8 @@ _COMMON = [
 # Optimizer-specific fields, chosen by optim.name.
 OPTIMIZERS = {
     "sgd": [("optim.momentum", 0.9, "SGD momentum."),
-            ("optim.clip_theta", 1e-4, "Adjustable clipping θ: gradients clipped to ±θ/γ_t (0 = off; configs/vdsr.py).")],
+            ("optim.clip_theta", 1e-4,
+             "Adjustable clipping θ: gradients clipped to ±θ/γ_t (0 = off; configs/vdsr.py).")],
     "adam": [("optim.b1", 0.9, "Adam β1."), ("optim.b2", 0.999, "Adam β2."), ("optim.eps", 1e-8, "Adam ε.")],
 }
 
