@@ -1,12 +1,14 @@
 """Paper-style PSNR/SSIM tables (or any registered metrics, ``--metrics``) for a jaxsr model on benchmark
 folders.
 
-  python evaluate.py --model vdsr --weights ../shared/weights/VDSR_Official.mat \
-      --data_dir ../shared/data/test --datasets Set5,Set14,B100 --scales 2,3,4 --results_json out.json
+  python evaluate.py --model vdsr --data_dir DATA/test --datasets Set5,Set14,B100 --scales 2,3,4 \
+      --results_json out.json
 
-``--weights`` takes a ``.msgpack`` params file, an authors' ``.mat`` (VDSR's MatConvNet model, SRCNN's
-models, e.g. ``'.../SRCNN_9-5-5_ImageNet_x{scale}.mat'`` with ``--model srcnn``), an EDSR-PyTorch ``.pt`` or
-a training run folder; ``{scale}`` in the path is replaced by each scale. ``--protocol`` picks the
+Without ``--weights`` the model's shipped weights are used (the zoo's default, ``python -m jaxsr.zoo``:
+VDSR and SRCNN, the authors' models). ``--weights`` takes a zoo entry's name, a ``.msgpack`` params file,
+an authors' ``.mat`` (VDSR's MatConvNet model, SRCNN's models, e.g.
+``'.../SRCNN_9-5-5_ImageNet_x{scale}.mat'`` with ``--model srcnn``), an EDSR-PyTorch ``.pt`` or a training
+run folder; ``{scale}`` in the path is replaced by each scale. ``--protocol`` picks the
 quantization (``jaxsr.protocol``): ``matlab`` (default, the papers' tables) or ``float``. ``--workdir``
 evaluates the latest checkpoint of a training run with that run's own config. Output paths are checked
 before any work; an unreadable image is reported (``error: ...``), the others are scored, and the exit
@@ -20,8 +22,9 @@ import json
 from absl import flags
 
 flags.DEFINE_string("model", "vdsr", "Registered model name (see jaxsr.models.names()).")
-flags.DEFINE_string("weights", None, "Params file (.msgpack, an authors' .mat, an EDSR-PyTorch .pt) or a "
-                    "training run folder; '{scale}' is substituted.")
+flags.DEFINE_string("weights", None, "A zoo entry (python -m jaxsr.zoo), a params file (.msgpack, an authors' "
+                    ".mat, an EDSR-PyTorch .pt) or a training run folder; '{scale}' is substituted. Default: the "
+                    "weights shipped for --model.")
 flags.DEFINE_string("workdir", None, "Training run folder: evaluate its latest checkpoint with its config.")
 flags.DEFINE_string("data_dir", None, "Folder with one sub-folder of HR images per dataset "
                     "(with --workdir: default = the run's own validation images).")
