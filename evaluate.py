@@ -46,6 +46,8 @@ flags.DEFINE_list("metrics", ["psnr", "ssim"], "Metrics to score, in table order
                   "jaxsr.metrics (built in: psnr, ssim on Y; with --workdir: default = the run's "
                   "own eval.metrics).")
 flags.DEFINE_bool("no_progress", False, "No progress bar on stderr.")
+flags.DEFINE_list("import", [], "Plug-in modules to import first (they register models, metrics, losses): dotted "
+                  "names or .py files; a training run's own imports are imported too.")
 FLAGS = flags.FLAGS
 
 MAX_SCALE = 16
@@ -60,13 +62,16 @@ def main(argv):
     from jaxsr.errors import JaxsrError
     from jaxsr.evaluation import evaluate, markdown_table
     from jaxsr.io import atomic_write_bytes, writable_dir, writable_file
-    from jaxsr.config_check import run_eval_scales
+    from jaxsr.plugins import import_modules, run_imports
+    from jaxsr.run_spec import eval_scales as run_eval_scales
     from jaxsr.loading import upscaler_factory
     from jaxsr.metrics import check_metrics
     from jaxsr.provenance import results_metadata, scale_note
     from jaxsr.report import write_report
 
     def run():
+        import_modules(FLAGS["import"].value)
+        import_modules(run_imports(FLAGS.workdir or FLAGS.weights), f"{FLAGS.workdir or FLAGS.weights}: imports")
         scales = parse_scales(FLAGS.scales)
         if not all(2 <= s <= MAX_SCALE for s in scales):
             raise JaxsrError(f"--scales must be integers from 2 to {MAX_SCALE}, got {','.join(FLAGS.scales)!r}")

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max_output_pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS,
                    help=f"refuse inputs whose output would have more pixels (default {DEFAULT_MAX_OUTPUT_PIXELS:,})")
     p.add_argument("--no_progress", action="store_true", help="no progress bars")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="plug-in modules to import first (they register models): dotted names or .py files; "
+                   "a training run's own imports are imported too")
     return p
 
 
@@ -128,8 +131,11 @@ def _run(args) -> int:
     from jaxsr.inference import AUTO_TILE
     from jaxsr.io import IMAGE_EXTENSIONS, read_image, writable_dir, write_image
     from jaxsr.loading import ParamsSource
+    from jaxsr.plugins import import_modules, run_imports
     from jaxsr.provenance import scale_note
 
+    import_modules(args.imports)
+    import_modules(run_imports(args.weights), f"{args.weights}: imports")
     try:  # the weights first: a bad --weights leaves no new output folder behind
         upscaler = ParamsSource(args.model, args.weights).upscaler(
             args.scale, args.self_ensemble, tile=AUTO_TILE if args.tile is None else (args.tile or None),

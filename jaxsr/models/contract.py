@@ -12,10 +12,12 @@ A model class declares (class attributes, ``typing.ClassVar``):
   (EDSR's ``"upsampler"``, MDSR's ``"up_"``); training's ``init_from`` leaves them freshly initialised.
 
 and has a constructor field ``channels`` (1 = Y, 3 = RGB; input and output channels) and a method
-``receptive_radius()`` (input pixels of context each output pixel sees on each side; tiling uses it).
+``receptive_radius()`` (input pixels of context each output pixel sees on each side, exactly: tiling uses
+it). Optionally, ``tiny`` (ClassVar, a dict): constructor arguments of a small instance, with which
+``tests/test_model_contract.py`` checks every registered model (default: the registered arguments).
 
-:func:`contract` gives a model's (or a registered name's) :class:`ModelSpec`; :func:`apply` calls any model
-at a scale; :func:`build` constructs a registered model for a scale.
+:func:`spec_of` gives a built model's :class:`ModelSpec`; :func:`apply` calls any model at a scale. The
+registry (names, ``build``, ``contract`` of a name) is :mod:`jaxsr.models.registry`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,11 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxsr.models.registry import register
 
+
+@register("srcnn")
+@register("srcnn_955", filters=(9, 5, 5))
 class SRCNN(nn.Module):
     """Patch extraction, non-linear mapping, reconstruction.
 
@@ -29,6 +33,7 @@ class SRCNN(nn.Module):
     upsampling: ClassVar[str] = "pre"
     scale_mode: ClassVar[str] = "any"
     scale_params: ClassVar[tuple] = ()
+    tiny: ClassVar[dict] = {"features": (4, 4)}
 
     def receptive_radius(self) -> int:
         """Pixels of context each output pixel sees on each side."""

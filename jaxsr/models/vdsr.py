@@ -7,10 +7,13 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxsr.models.registry import register
+
 # He et al. (2015) initialisation, as the paper: N(0, 2 / fan_in).
 he_normal = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
 
 
+@register("vdsr")
 class VDSR(nn.Module):
     """Very deep SR network.
 
@@ -30,6 +33,7 @@ class VDSR(nn.Module):
     upsampling: ClassVar[str] = "pre"  # takes the bicubic ILR, not the LR image
     scale_mode: ClassVar[str] = "any"  # one network for every scale
     scale_params: ClassVar[tuple] = ()
+    tiny: ClassVar[dict] = {"depth": 3, "features": 4}
 
     def receptive_radius(self) -> int:
         """Pixels of context each output pixel sees on each side (one per 3×3 layer)."""
