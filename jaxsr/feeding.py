@@ -17,7 +17,7 @@ import sys
 
 import jax
 
-from jaxsr import models
+from jaxsr import models, xla_cpu
 from jaxsr.data.sampling import DeviceSampler, PatchTable, build_patch_table, scale_for_step
 from jaxsr.parallel import batch_sharded, global_batch, replicate, replicated
 from jaxsr.train_step import make_train_step
@@ -66,10 +66,13 @@ def make_runner(config, tables: dict, model, tx, schedule, start_step: int, mesh
 
 def _one_table(config, table: PatchTable, train_step, start_step: int, mesh, scale_slot):
     rep, data = replicated(mesh), batch_sharded(mesh)
+    # jaxsr's jit options for this step (jaxsr/xla_cpu.py: oneDNN for bfloat16 on jaxlib 0.12's CPU; else None)
+    options = xla_cpu.compiler_options("train", config.compute_dtype, mesh.devices.flat[0].platform)
     if config.data.sampler == "device":
         sampler = device_sampler(table, config.seed, config.batch_size, mesh)
 
-        @functools.partial(jax.jit, in_shardings=(rep, rep, rep), out_shardings=(rep, rep), donate_argnums=0)
+        @functools.partial(jax.jit, in_shardings=(rep, rep, rep), out_shardings=(rep, rep), donate_argnums=0,
+                           compiler_options=options)
         def device_step(state, arrays, grids):
             batch = jax.lax.with_sharding_constraint(sampler.sample(state.step, arrays, grids), data)
             return train_step(state, batch)
@@ -80,7 +83,8 @@ def _one_table(config, table: PatchTable, train_step, start_step: int, mesh, sca
     dataset = make_dataset(table, config.seed, config.batch_size, start_step, jax.process_index(),
                            jax.process_count(), scale_slot=scale_slot)
     batches = dataset.as_numpy_iterator()
-    jitted = jax.jit(train_step, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)
+    jitted = jax.jit(train_step, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0,
+                     compiler_options=options)
 
     def host_step(state):
         local = next(batches)
