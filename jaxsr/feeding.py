@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import jax
 
-from jaxsr import models
+from jaxsr import models, xla_cpu
 from jaxsr.data.sampling import DeviceSampler, PatchTable, build_patch_table, scale_for_step
 from jaxsr.parallel import batch_sharded, global_batch, replicate, replicated
 from jaxsr.train_step import make_train_step
@@ -31,13 +31,14 @@ __all__ = ["Feed", "training_tables", "device_sampler", "make_runner"]
 class Feed:
     """How a run's train step is fed: the patch stream's ``seed``, the global ``batch_size``, the ``loss``
     (a name in ``jaxsr.losses``), the adjustable-clipping ``clip_theta`` (0: none) and the ``sampler``
-    ("device": drawn inside the jit; "tfdata": the host pipeline)."""
+    ("device": drawn inside the jit; "tfdata": the host pipeline) and the ``compute_dtype`` (jit options)."""
 
     seed: int
     batch_size: int
     loss: str
     clip_theta: float = 0.0
     sampler: str = "device"
+    compute_dtype: str = "float32"
 
 
 def training_tables(images, lrs, scales, patch_size: int, spec: models.ModelSpec, cache_dir: str,
@@ -80,10 +81,13 @@ def make_runner(tables: dict, model, tx, schedule, feed: Feed, start_step: int, 
 
 def _one_table(feed: Feed, table: PatchTable, train_step, start_step: int, mesh, scale_slot):
     rep, data = replicated(mesh), batch_sharded(mesh)
+    # jaxsr's jit options for this step (jaxsr/xla_cpu.py: oneDNN for bfloat16 on jaxlib 0.12's CPU; else None)
+    options = xla_cpu.compiler_options("train", feed.compute_dtype, mesh.devices.flat[0].platform)
     if feed.sampler == "device":
         sampler = device_sampler(table, feed.seed, feed.batch_size, mesh)
 
-        @functools.partial(jax.jit, in_shardings=(rep, rep, rep), out_shardings=(rep, rep), donate_argnums=0)
+        @functools.partial(jax.jit, in_shardings=(rep, rep, rep), out_shardings=(rep, rep), donate_argnums=0,
+                           compiler_options=options)
         def device_step(state, arrays, grids):
             batch = jax.lax.with_sharding_constraint(sampler.sample(state.step, arrays, grids), data)
             return train_step(state, batch)
@@ -94,7 +98,8 @@ def _one_table(feed: Feed, table: PatchTable, train_step, start_step: int, mesh,
     dataset = make_dataset(table, feed.seed, feed.batch_size, start_step, jax.process_index(),
                            jax.process_count(), scale_slot=scale_slot)
     batches = dataset.as_numpy_iterator()
-    jitted = jax.jit(train_step, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)
+    jitted = jax.jit(train_step, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0,
+                     compiler_options=options)
 
     def host_step(state):
         local = next(batches)

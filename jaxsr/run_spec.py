@@ -107,7 +107,8 @@ def eval_scales(config) -> list[int]:
 def feed(config) -> Feed:
     """How the train step of ``config`` is fed (seed, batch, loss, clipping θ, sampler)."""
     return Feed(seed=config.seed, batch_size=config.batch_size, loss=config.loss,
-                clip_theta=clip_theta(config.optim), sampler=config.data.sampler)
+                clip_theta=clip_theta(config.optim), sampler=config.data.sampler,
+                compute_dtype=str(config.compute_dtype))
 
 
 def resolve(config: ml_collections.ConfigDict, workdir: str, process0: bool = True) -> RunSpec:

@@ -117,11 +117,11 @@ def test_super_resolve_in_a_loop_compiles_once_per_shape():
     model = models.get("vdsr", depth=2, features=4)
     params = init_params(model)
     images = [np.random.default_rng(i).uniform(size=(10, 12)).astype(np.float32) for i in range(3)]
-    outs = [jaxsr.super_resolve(im, model, params, 2, tile=0) for im in images]
+    outs = [jaxsr.super_resolve(im, model, params, 2, tile=0, precision="float32") for im in images]
     up = cached_upscaler(model, params, 2, False, tile=None)
     assert up.compilations == 1 and len(up._compiled) == 1
     np.testing.assert_allclose(outs[2], Upscaler(model, params, 2).upscale(images[2]), atol=1e-6)
-    jaxsr.super_resolve(np.zeros((8, 8), np.float32), model, params, 2, tile=0)  # a new shape: one more
+    jaxsr.super_resolve(np.zeros((8, 8), np.float32), model, params, 2, tile=0, precision="float32")  # one more
     assert up.compilations == 2
     other = jax.tree_util.tree_map(lambda a: a + 0.0, params)  # new params: a new upscaler
     assert cached_upscaler(model, other, 2, False, tile=None) is not up
