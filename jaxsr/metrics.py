@@ -178,7 +178,7 @@ def format_scores(r, metrics, prefix: str = "", digits: int | None = None, units
 
 
 _RESERVED = ("images", "failed", "seconds", "seconds_with_compile", "seconds_per_image",
-             "seconds_per_image_with_compile", "per_image", "protocol", "name", "ok")
+             "seconds_per_image_with_compile", "per_image", "protocol", "name", "ok", "exact")
 DEFAULT_METRICS = ("psnr", "ssim")
 register_metric("psnr", sr_psnr, "y", "PSNR", 2, "dB")
 register_metric("ssim", sr_ssim, "y", "SSIM", 4)

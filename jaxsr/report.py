@@ -26,12 +26,14 @@ __all__ = ["save_outputs", "comparison_image", "write_report", "COMPARE_SUFFIX"]
 COMPARE_SUFFIX = "_compare.png"
 
 
-def save_outputs(folder, stem: str, images: dict, scale: int, metrics: dict, label: str = "model") -> None:
+def save_outputs(folder, stem: str, images: dict, scale: int, metrics: dict, label: str = "model",
+                 overwrite: bool = True) -> None:
     """Write ``<stem>.png`` (the SR output: the model's RGB for colour input, for Y models with Cb/Cr bicubic
     from the LR; gray for gray input) and the labeled ``<stem>_compare.png`` into ``folder``. ``images``
     (from the evaluation) has the mod-cropped ``hr`` (H, W[, 3]), the (H, W) Y predictions ``sr_y`` and
     ``bicubic_y`` and, for colour input, ``sr_rgb`` and ``bicubic_rgb`` (H, W, 3), all in [0, 1]; ``metrics``
-    has each metric and its ``bicubic_`` figure (the first one labels the crops)."""
+    has each metric and its ``bicubic_`` figure (the first one labels the crops). ``overwrite=False`` never
+    replaces a file (``FileExistsError``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     hr, sr_y, bicubic_y = images["hr"], images["sr_y"], images["bicubic_y"]
@@ -39,12 +41,13 @@ def save_outputs(folder, stem: str, images: dict, scale: int, metrics: dict, lab
         sr, bicubic = images["sr_rgb"], images["bicubic_rgb"]
     else:
         sr, bicubic = np.clip(sr_y, 0, 1), np.clip(bicubic_y, 0, 1)
-    write_image(folder / f"{stem}.png", sr)
+    write_image(folder / f"{stem}.png", sr, overwrite=overwrite)
     first = result_metrics(metrics)[:1]
     name = metric_label(first[0]) + " " if first else ""
     labels = ("HR", f"bicubic: {name}{format_scores(metrics, first, 'bicubic_', units=True)}",
               f"{label}: {name}{format_scores(metrics, first, units=True)}")
-    write_image(folder / f"{stem}{COMPARE_SUFFIX}", comparison_image(hr, bicubic, sr, sr_y, bicubic_y, labels))
+    write_image(folder / f"{stem}{COMPARE_SUFFIX}", comparison_image(hr, bicubic, sr, sr_y, bicubic_y, labels),
+                overwrite=overwrite)
 
 
 def _font(size: int):
@@ -85,10 +88,11 @@ def _fmt(value, digits: int) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
+def write_report(report_dir, results: dict, meta: dict, images_dir, overwrite: bool = True) -> Path:
     """Write ``report_dir/index.html``: metadata, the table (one row per dataset × scale) and per image the
     comparison from ``images_dir/<dataset>/x<s>/<name>_compare.png`` (linked relatively; rows whose image
-    is missing, e.g. scored by another process, are listed without it). Returns the HTML path."""
+    is missing, e.g. scored by another process, are listed without it). Returns the HTML path;
+    ``overwrite=False`` never replaces an ``index.html`` (``FileExistsError``)."""
     report_dir, images_dir = Path(report_dir), Path(images_dir)
     e = html.escape
     label = meta.get("label", "model")
@@ -113,6 +117,7 @@ def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
     for dataset, by_scale in results.items():
         for scale, r in by_scale.items():
             failed = f" ({r['failed']} failed)" if r.get("failed") else ""
+            failed += f" ({len(r['exact'])} reproduced exactly)" if r.get("exact") else ""
             out.append(f"<tr><td>{e(dataset)}</td><td>x{e(scale)}</td><td>{r['images']}{failed}</td>"
                        f"<td>{format_scores(r, metrics, 'bicubic_')}</td><td>{format_scores(r, metrics)}</td>"
                        f"<td>{_fmt(r['seconds_per_image'], 3)}</td>"
@@ -132,5 +137,5 @@ def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
                 out.append(f"<figure>{img}<figcaption>{caption}</figcaption></figure>")
     out.append("</body></html>\n")
     target = report_dir / "index.html"
-    atomic_write_bytes(target, "\n".join(out).encode())
+    atomic_write_bytes(target, "\n".join(out).encode(), overwrite=overwrite)
     return target

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxsr import models
-from jaxsr.checkpoint import Checkpointer, check_run_folder, write_run_config
+from jaxsr.checkpoint import Checkpointer, check_run_folder, run_folder_lock, write_run_config
 from jaxsr.config_check import check_config, run_eval_scales
 from jaxsr.data.epochs import steps_per_epoch
 from jaxsr.data.sampling import PatchTable
@@ -71,8 +71,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, store
     A time budget (``max_seconds``) or a step budget for this call (``max_steps``) saves a verified state
     and returns None without the final evaluation; ``save_every_seconds`` also saves after that much wall
     time since the last save. None of these changes what is trained: only when it is saved.
+    The run folder is owned by this call (``jaxsr.checkpoint.run_folder_lock``): a second process training
+    in it gets one ``error:`` line naming this one.
     """
     check_config(config)
+    with run_folder_lock(workdir):
+        return _train_and_evaluate(config, workdir, store=store, max_seconds=max_seconds, max_steps=max_steps,
+                                   save_every_seconds=save_every_seconds)
+
+
+def _train_and_evaluate(config, workdir, *, store, max_seconds, max_steps, save_every_seconds):
     check_run_folder(workdir, config)
     process0 = jax.process_index() == 0
     mesh = make_mesh()
@@ -249,4 +257,4 @@ def _evaluate(model, params, eval_sets, scales, upscalers, eval_config):
 
 def _val_scalars(results: dict) -> dict:
     return {f"val/{d}/x{s}/{k}": r[k] for d, by_scale in results.items() for s, r in by_scale.items()
-            for k in result_metrics(r)}
+            for k in result_metrics(r) if r[k] is not None}  # None: no image could be scored

@@ -100,6 +100,8 @@ class EDSR(nn.Module):
     upsampling: ClassVar[str] = "post"
     scale_mode: ClassVar[str] = "fixed"  # built for ``scale``
     scale_params: ClassVar[tuple] = ("upsampler",)  # its shape depends on the scale
+    kwarg_ranges: ClassVar[dict] = {"scale": (2, 16), "num_blocks": (1, 256), "features": (1, 2048),
+                                    "channels": (1, 3)}
 
     def receptive_radius(self) -> int:
         """LR pixels of context on each side (head, 2 per block, body end, upsampler and tail convs)."""

@@ -29,6 +29,7 @@ class SRCNN(nn.Module):
     upsampling: ClassVar[str] = "pre"
     scale_mode: ClassVar[str] = "any"
     scale_params: ClassVar[tuple] = ()
+    kwarg_ranges: ClassVar[dict] = {"filters": (1, 63), "features": (1, 4096), "channels": (1, 3)}
 
     def receptive_radius(self) -> int:
         """Pixels of context each output pixel sees on each side."""
