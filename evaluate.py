@@ -1,12 +1,14 @@
 """Paper-style PSNR/SSIM tables (or any registered metrics, ``--metrics``) for a jaxsr model on benchmark
 folders.
 
-  python evaluate.py --model vdsr --weights ../shared/weights/VDSR_Official.mat \
-      --data_dir ../shared/data/test --datasets Set5,Set14,B100 --scales 2,3,4 --results_json out.json
+  python evaluate.py --model vdsr --data_dir DATA/test --datasets Set5,Set14,B100 --scales 2,3,4 \
+      --results_json out.json
 
-``--weights`` takes a ``.msgpack`` params file, an authors' ``.mat`` (VDSR's MatConvNet model, SRCNN's
-models, e.g. ``'.../SRCNN_9-5-5_ImageNet_x{scale}.mat'`` with ``--model srcnn``), an EDSR-PyTorch ``.pt`` or
-a training run folder; ``{scale}`` in the path is replaced by each scale. ``--protocol`` picks the
+Without ``--weights`` the model's shipped weights are used (the zoo's default, ``python -m jaxsr.zoo``:
+VDSR and SRCNN, the authors' models). ``--weights`` takes a zoo entry's name, a ``.msgpack`` params file,
+an authors' ``.mat`` (VDSR's MatConvNet model, SRCNN's models, e.g.
+``'.../SRCNN_9-5-5_ImageNet_x{scale}.mat'`` with ``--model srcnn``), an EDSR-PyTorch ``.pt`` or a training
+run folder; ``{scale}`` in the path is replaced by each scale. ``--protocol`` picks the
 quantization (``jaxsr.protocol``): ``matlab`` (default, the papers' tables) or ``float``. ``--workdir``
 evaluates the latest checkpoint of a training run with that run's own config. Output paths are checked
 before any work; an unreadable image is reported (``error: ...``), the others are scored, and the exit
@@ -20,8 +22,9 @@ import json
 from absl import flags
 
 flags.DEFINE_string("model", "vdsr", "Registered model name (see jaxsr.models.names()).")
-flags.DEFINE_string("weights", None, "Params file (.msgpack, an authors' .mat, an EDSR-PyTorch .pt) or a "
-                    "training run folder; '{scale}' is substituted.")
+flags.DEFINE_string("weights", None, "A zoo entry (python -m jaxsr.zoo), a params file (.msgpack, an authors' "
+                    ".mat, an EDSR-PyTorch .pt) or a training run folder; '{scale}' is substituted. Default: the "
+                    "weights shipped for --model.")
 flags.DEFINE_string("workdir", None, "Training run folder: evaluate its latest checkpoint with its config.")
 flags.DEFINE_string("data_dir", None, "Folder with one sub-folder of HR images per dataset "
                     "(with --workdir: default = the run's own validation images).")
@@ -29,9 +32,10 @@ flags.DEFINE_list("datasets", ["Set5", "Set14", "B100"], "Dataset folder names u
 flags.DEFINE_list("scales", ["2", "3", "4"], "Upscaling factors (2 to 16).")
 flags.DEFINE_string("results_json", None, "Write the table's numbers, per-image figures and the run's "
                     "metadata (model, weights digest, scales, jaxsr version, date) to this JSON file.")
-flags.DEFINE_string("save_images", None, "Write SR outputs and labeled comparison crops under this folder.")
-flags.DEFINE_string("report", None, "Write an HTML report (index.html: the table and per image the "
-                    "comparison crops) into this folder; opens in a browser without a server.")
+flags.DEFINE_string("save_images", None, "Write SR outputs, the whole bicubic and HR images and labeled "
+                    "comparison crops under this folder.")
+flags.DEFINE_string("report", None, "Write an HTML report (index.html: the table and per image a "
+                    "before/after slider and the comparison crops) into this folder; opens from disk.")
 flags.DEFINE_bool("self_ensemble", False, "Average over the 8 flips/rotations (the '+' results).")
 flags.DEFINE_bool("gray_as_rgb", False, "Score grayscale images as 3-channel RGB (cv2/PIL-style loaders) "
                   "instead of using the gray value as Y (the papers' MATLAB protocol).")
@@ -42,6 +46,8 @@ flags.DEFINE_list("metrics", ["psnr", "ssim"], "Metrics to score, in table order
                   "jaxsr.metrics (built in: psnr, ssim on Y; with --workdir: default = the run's "
                   "own eval.metrics).")
 flags.DEFINE_bool("no_progress", False, "No progress bar on stderr.")
+flags.DEFINE_list("import", [], "Plug-in modules to import first (they register models, metrics, losses): dotted "
+                  "names or .py files; a training run's own imports are imported too.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --results_json, --report and --save_images outputs "
                   "(without it they are never replaced, even by another run writing them at the same time).")
 FLAGS = flags.FLAGS
@@ -59,13 +65,16 @@ def main(argv):
     from jaxsr.errors import JaxsrError
     from jaxsr.evaluation import evaluate, markdown_table
     from jaxsr.io import atomic_write_bytes, writable_dir, writable_file
-    from jaxsr.config_check import run_eval_scales
+    from jaxsr.plugins import import_modules, run_imports
+    from jaxsr.run_spec import eval_scales as run_eval_scales
     from jaxsr.loading import upscaler_factory
     from jaxsr.metrics import check_metrics
     from jaxsr.provenance import results_metadata, scale_note
     from jaxsr.report import write_report
 
     def run():
+        import_modules(FLAGS["import"].value)
+        import_modules(run_imports(FLAGS.workdir or FLAGS.weights), f"{FLAGS.workdir or FLAGS.weights}: imports")
         scales = parse_scales(FLAGS.scales)
         if not all(2 <= s <= MAX_SCALE for s in scales):
             raise JaxsrError(f"--scales must be integers from 2 to {MAX_SCALE}, got {','.join(FLAGS.scales)!r}")

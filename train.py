@@ -2,7 +2,8 @@
 
 Any config field can be overridden, e.g. ``--config.total_steps=1000 --config.data.sampler=device``; the
 fields, defaults and meanings are in ``jaxsr/config.py`` (``python -m jaxsr.config``). Re-running the same
-command resumes from the newest verified checkpoint in ``--workdir``.
+command resumes from the newest verified checkpoint in ``--workdir``. ``--import my_pkg.sr_models`` imports
+plug-in modules (models, metrics, losses) first; they are stored in the run's config (``imports``).
 """
 
 from absl import flags
@@ -10,6 +11,8 @@ from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", None, "Training config file (configs/*.py).", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run folder: checkpoints, config.json, metrics, TensorBoard.")
+flags.DEFINE_list("import", [], "Plug-in modules to import first (they register models, metrics, losses): dotted "
+                  "names or .py files; added to the config's imports, so the run keeps them.")
 flags.mark_flags_as_required(["config", "workdir"])
 FLAGS = flags.FLAGS
 
@@ -19,7 +22,11 @@ def main(argv):
 
     def run():
         from jaxsr.config_check import check_fields
+        from jaxsr.plugins import split
 
+        if FLAGS["import"].value:
+            FLAGS.config.imports = ",".join(dict.fromkeys(split(FLAGS.config.get("imports", "")) +
+                                                          split(FLAGS["import"].value)))
         check_fields(FLAGS.config)  # a bad field fails before the training machinery is even imported
         from jaxsr.training import train_and_evaluate
 

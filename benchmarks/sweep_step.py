@@ -59,7 +59,7 @@ def main():
     tables = {variants[0].data_key: build_patch_table(images, (2, 3, 4), 41, 1, "pre")}
 
     def runner(vs, mode="vmap"):
-        run = make_sweep_runner(c, model, vs, tables, mesh, mode)
+        run = make_sweep_runner(model, vs, tables, mesh, c.optim, c.loss, c.batch_size, mode)
         return lambda s: run(s)[0], replicate(init_state(model, c.optim, vs), mesh)
 
     rows = {mode: timed(*runner(variants, mode), a.steps, a.repeats) for mode in ("vmap", "loop")}

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import jaxsr  # noqa: E402,F401  (first: jaxsr's CPU compiler settings apply before JAX starts)
+import jaxsr  # noqa: E402  (first: jaxsr's CPU compiler settings apply before JAX starts)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -65,6 +65,9 @@ def _jaxsr_runner(device: str, dtype: str, batch: int, patch: int, depth: int, f
     from jaxsr.weights import init_params
 
     dev = jax.devices(device)[0]
+    if compiler_options is None:  # the library's own jit options (jaxsr/xla_cpu.py), as feeding/inference use
+        compiler_options = jaxsr.xla_cpu.compiler_options("train" if mode == "train" else "inference", dtype,
+                                                          dev.platform)
     model = VDSR(depth=depth, features=features, dtype=jnp.dtype(dtype))
     optim = get_config("vdsr").optim
     optim.learning_rate, optim.momentum, optim.weight_decay, optim.clip_theta = LR, MOMENTUM, WEIGHT_DECAY, CLIP_THETA

@@ -2,6 +2,9 @@
 
   python benchmarks/upscale_memory.py --weights ../shared/weights/VDSR_Official.mat --image photo.png --scale 2
 
+``--precision`` is passed to ``jaxsr-upscale`` (float32, bfloat16 or auto; run the script with another
+interpreter to measure another jaxlib).
+
 Without --image, a 1920×1080 picture is made from scikit-image's astronaut. Each mode runs in its own
 process (so peaks do not mix); prints a table and, with --json, writes the numbers.
 """
@@ -25,6 +28,8 @@ print("RESULT", rc, time.perf_counter() - start, resource.getrusage(resource.RUS
 def run(args, tile):
     cmd = [sys.executable, "-c", CHILD, str(args.image), "--output_dir", args.out, "--scale", str(args.scale),
            "--model", args.model, "--overwrite", "--no_progress", "--tile", str(tile)]
+    if args.precision:
+        cmd += ["--precision", args.precision]
     if args.weights:
         cmd += ["--weights", args.weights]
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -42,6 +47,7 @@ def main():
     ap.add_argument("--model", default="vdsr")
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--tiles", default="384,0", help="tile sizes to compare (0 = untiled)")
+    ap.add_argument("--precision", default=None, help="jaxsr-upscale's --precision (default: its own)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
@@ -52,7 +58,7 @@ def main():
 
         args.image = Path(tmp) / "photo_1920x1080.png"
         Image.fromarray(skimage.data.astronaut()).resize((1920, 1080), Image.BICUBIC).save(args.image)
-    rows = [run(args, int(t)) for t in args.tiles.split(",")]
+    rows = [{**run(args, int(t)), "precision": args.precision or "default"} for t in args.tiles.split(",")]
     print("| tile | seconds | peak RSS (GB) |\n|---|---|---|")
     for r in rows:
         print(f"| {r['tile'] or 'untiled'} | " + (f"{r['seconds']:.1f} | {r['peak_rss_gb']:.2f} |" if "error" not in r

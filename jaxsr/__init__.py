@@ -7,7 +7,7 @@ from jaxsr import xla_cpu as _xla_cpu
 
 XLA_CPU_SETTING = _xla_cpu.apply()  # before any JAX backend starts; see jaxsr/xla_cpu.py
 
-from jaxsr import models  # noqa: E402
+from jaxsr import models, zoo  # noqa: E402
 from jaxsr.errors import JaxsrError  # noqa: E402
 from jaxsr.inference import Upscaler, super_resolve  # noqa: E402
 from jaxsr.loading import load  # noqa: E402
@@ -17,6 +17,6 @@ from jaxsr.weights import load_params, load_weights, save_params  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["models", "JaxsrError", "Upscaler", "super_resolve", "load", "psnr", "ssim", "sr_metrics", "imresize",
+__all__ = ["models", "zoo", "JaxsrError", "Upscaler", "super_resolve", "load", "psnr", "ssim", "sr_metrics", "imresize",
            "modcrop", "shave", "rgb_to_y", "rgb_to_ycbcr", "ycbcr_to_rgb", "to_y", "load_params",
            "load_weights", "save_params"]

@@ -1,24 +1,26 @@
 """Checking a training config against the schema (``jaxsr.config``) before any data is read.
 
-``check_config`` raises one ``JaxsrError`` naming the field for: unknown or missing fields, wrong types,
-values outside an enum or range, model constructor arguments the model does not have, and anything a
-shape-only build (``jax.eval_shape``) of the model, optimizer, loss and evaluation models rejects.
-``config_changes`` lists the fields in which a rerun differs from a run folder's stored config.
+``check_config`` first imports the config's plug-in modules (``imports``, ``jaxsr.plugins``), then raises
+one ``JaxsrError`` naming the field for: unknown or missing fields, wrong types, values outside an enum,
+a registry (model, loss, metrics) or a range, model constructor arguments the model does not have, and
+anything a shape-only build (``jax.eval_shape``) of the model, optimizer, loss and evaluation models
+rejects. ``config_changes`` lists the fields in which a rerun differs from a run folder's stored config.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxsr import models
-from jaxsr.config import ENUMS, HARMLESS, OPTIMIZERS, RULES, fields
+from jaxsr import losses, models
+from jaxsr.config import ENUMS, HARMLESS, OPTIMIZERS, RULES, fields, with_new_fields
 from jaxsr.errors import JaxsrError
 from jaxsr.metrics import check_metrics
+from jaxsr.plugins import import_modules
+from jaxsr.run_spec import build_model, eval_scales
 
-__all__ = ["check_config", "config_changes", "run_eval_scales"]
+__all__ = ["check_config", "check_fields", "config_changes", "choices"]
 
 
 def _flat(tree, prefix="") -> dict:
@@ -51,8 +53,21 @@ def _type_name(default) -> str:
             dict: "a dict of constructor arguments"}[type(default)]
 
 
+def choices(field: str):
+    """The allowed values of ``field`` (a registry's names, or the schema's enum); None if not an enum."""
+    if field == "model.name":
+        return models.names()
+    if field == "loss":
+        return losses.loss_names()
+    return ENUMS.get(field)
+
+
 def check_fields(config) -> None:
-    """Structure, types, enums and ranges of every field (no model build)."""
+    """The plug-ins imported (``imports``), then structure, types, enums and ranges of every field (no
+    model build)."""
+    if not isinstance(config.get("imports", ""), str):
+        raise JaxsrError(f"imports must be a string, got {config.get('imports')!r}")
+    import_modules(config.get("imports", ""), "imports:")
     flat = _flat(config)
     optim_name = flat.get("optim.name")
     if optim_name not in OPTIMIZERS:
@@ -70,17 +85,16 @@ def check_fields(config) -> None:
         value = flat[field]
         if not _type_ok(value, default):
             raise JaxsrError(f"{field} must be {_type_name(default)}, got {value!r}")
-        choices = models.names() if field == "model.name" else ENUMS.get(field)
-        if choices is not None and value not in choices:
-            raise JaxsrError(f"{field} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        allowed = choices(field)
+        if allowed is not None and value not in allowed:
+            raise JaxsrError(f"{field} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
         if field in RULES and not RULES[field][1](value):
             raise JaxsrError(f"{field} must be {RULES[field][0]}, got {value!r}")
     _check_model_kwargs(flat["model.name"], flat["model.kwargs"])
 
 
 def _check_model_kwargs(name: str, kwargs: dict) -> None:
-    cls = models._entry(name)[0]
-    own = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("parent", "name", "dtype")}
+    own = models.arguments(name)
     single = models.contract(name).scale_mode == "fixed"
     for key, value in kwargs.items():
         field = f"model.kwargs.{key}"
@@ -90,20 +104,13 @@ def _check_model_kwargs(name: str, kwargs: dict) -> None:
         ints = value if isinstance(value, (tuple, list)) else (value,)
         if all(isinstance(v, int) and not isinstance(v, bool) for v in ints) and not all(v >= 1 for v in ints):
             raise JaxsrError(f"{field} must be >= 1, got {value!r}")
-        default = own[key].default
+        default = own[key]
         if isinstance(default, (bool, int, float, tuple)) and not _type_ok(value, default):
             raise JaxsrError(f"{field} must be {_type_name(type(default)())}, got {value!r}")
+        cls = type(models.get(name))
         lo, hi = getattr(cls, "kwarg_ranges", {}).get(key, (1, None))
         if hi is not None and not all(v <= hi for v in ints):  # e.g. depth=10**7 would take hours to build
             raise JaxsrError(f"{field} must be in {lo}..{hi} ({cls.__name__}'s declared range), got {value!r}")
-
-
-def run_eval_scales(config) -> list[int]:
-    """The scales a training run is evaluated at: ``eval.scales``, except that a fixed-scale model (EDSR)
-    can only be evaluated at the scale it was trained for (``data.scales``)."""
-    if models.contract(config.model.name).scale_mode == "fixed":
-        return [int(s) for s in config.data.scales]
-    return [int(s) for s in config.eval.scales]
 
 
 def check_config(config) -> None:
@@ -146,12 +153,11 @@ def _first_line(e: Exception) -> str:
 
 def _shape_build(config) -> None:
     """Build model, loss, optimizer and evaluation models on shapes only (jax.eval_shape)."""
+    from jaxsr.losses import loss_fn
     from jaxsr.optim import make_optimizer
-    from jaxsr.train_step import loss_fn
     from jaxsr.weights import init_params
 
     name, kwargs, scales = config.model.name, dict(config.model.kwargs), tuple(config.data.scales)
-    dtype = {} if config.compute_dtype == "float32" else {"dtype": jnp.dtype(config.compute_dtype)}
 
     def attempt(field, fn, *args, **kw):
         try:
@@ -161,13 +167,13 @@ def _shape_build(config) -> None:
         except Exception as e:  # flax/jax raise many kinds for impossible settings
             raise JaxsrError(f"{field}: {name} cannot be built ({_first_line(e)})") from None
 
-    def build(scale, **extra):
+    def build(scale, compute_dtype="float32"):
         try:
-            return models.build(name, scale, **kwargs, **extra)
+            return build_model(name, scale, kwargs, compute_dtype)
         except JaxsrError as e:
             raise JaxsrError(f"model.kwargs: {e}") from None
 
-    model = build(scales[0], **dtype)
+    model = build(scales[0], config.compute_dtype)
     params = attempt("model.kwargs", lambda: init_params(model))
     spec, p = models.contract(model), config.data.patch_size
     channels = spec.channels
@@ -183,7 +189,7 @@ def _shape_build(config) -> None:
     tx, _ = make_optimizer(optim)
     state = attempt("optim", tx.init, params)
     attempt("optim", lambda g, st: tx.update(g, st, g, step=jnp.int32(0)), params, state)
-    for s in run_eval_scales(config):
+    for s in eval_scales(config):
         model = build(s)
         size = 8 * s // spec.factor(s)
         x = jax.ShapeDtypeStruct((1, size, size, channels), jnp.float32)
@@ -200,13 +206,19 @@ def _normal(value):
 
 def config_changes(config, stored) -> list[str]:
     """``field (stored → new)`` for every field a rerun changes that alters what the run's checkpoints mean
-    (everything but HARMLESS); -1 ("derived") in the new config matches any stored value."""
+    (everything but HARMLESS); -1 ("derived") in the new config matches any stored value, a field the
+    stored config predates counts as its default, and model arguments count with the model's defaults."""
     def flat(c):
         out = _flat(c)
-        kwargs = out.pop("model.kwargs", {})
-        return {**out, **{f"model.kwargs.{k}": v for k, v in dict(kwargs).items()}}
+        kwargs = dict(out.pop("model.kwargs", {}))
+        try:
+            kwargs = {**models.arguments(out.get("model.name")), **kwargs}
+        except ValueError:  # not a registered model: its arguments as given
+            pass
+        return {**out, **{f"model.kwargs.{k}": v for k, v in kwargs.items()}}
 
-    new, old = flat(config), flat(stored)
+    stored = stored.to_dict() if isinstance(stored, ml_collections.ConfigDict) else dict(stored)
+    new, old = flat(config), flat(with_new_fields(stored))
     out = []
     for field in sorted(set(new) | set(old)):
         if any(field == h or (h.endswith(".") and field.startswith(h)) for h in HARMLESS):

@@ -18,12 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxsr import models
+from jaxsr import models, xla_cpu
 from jaxsr.errors import NonFiniteOutput
 from jaxsr.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
 from jaxsr.ops.resize import imresize
 
-__all__ = ["dihedral", "inverse_dihedral", "self_ensemble", "Upscaler", "cached_upscaler", "super_resolve"]
+__all__ = ["dihedral", "inverse_dihedral", "self_ensemble", "Upscaler", "cached_upscaler", "super_resolve",
+           "PRECISIONS", "resolve_precision"]
 
 
 def dihedral(x, k: int):
@@ -47,6 +48,22 @@ def self_ensemble(fn):
 
 
 AUTO_TILE = 384  # tile side (model-input pixels) when tiling is automatic
+PRECISIONS = ("float32", "bfloat16", "auto")
+# where "auto" means bfloat16: {model class: scales} whose bfloat16 outputs were measured to differ negligibly
+# from float32's (benchmarks/NOTES.md, "bfloat16 inference": Set5/Set14/B100)
+AUTO_BFLOAT16 = {models.VDSR: (2,)}
+
+
+def resolve_precision(precision: str, model: nn.Module | None = None, scale: int | None = None) -> str:
+    """"float32" | "bfloat16" as given; "auto" = bfloat16 where it is the fast path and its quality was
+    measured negligibly different: a model and scale of ``AUTO_BFLOAT16`` (VDSR at x2) on the CPU with AMX
+    and jaxlib's oneDNN convolutions (:func:`jaxsr.xla_cpu.bf16_is_fast`); float32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        measured = next((s for cls, s in AUTO_BFLOAT16.items() if isinstance(model, cls)), ())
+        return "bfloat16" if scale in measured and xla_cpu.bf16_is_fast() else "float32"
+    return precision
 
 
 class Upscaler:
@@ -63,6 +80,10 @@ class Upscaler:
         untiled output (zero padding only ever happens at the image's own borders); all tiles share one
         shape (border tiles shift inwards), so one compilation serves a whole image.
       tile_batch: tiles per device call.
+      precision: the model's compute dtype, "float32" (default; evaluation always uses it), "bfloat16"
+        (the model's ``dtype``: its convolutions in bfloat16, params and the bicubic/residual path in float32), or "auto"
+        (:func:`resolve_precision`). ``precision`` holds the resolved one. A model without a ``dtype``
+        field (bicubic) always computes in float32.
 
     ``on_tiles``: None or ``callable(done, total)``, called after each device call of a tiled image (progress).
     ``compilations``: how many executables this upscaler compiled (one per input shape).
@@ -71,10 +92,14 @@ class Upscaler:
     """
 
     def __init__(self, model: nn.Module, params, scale: int, ensemble: bool = False, tile: int | None = None,
-                 tile_batch: int = 4):
+                 tile_batch: int = 4, precision: str = "float32"):
         self.spec = spec = models.contract(model)
         spec.check_scale(int(scale))
+        self.precision = resolve_precision(precision, model, int(scale))
         self.model, self.params, self.scale = model, params, int(scale)
+        if self.precision != "float32" and "dtype" in getattr(model, "__dataclass_fields__", {}):
+            model = model.clone(dtype=jnp.dtype(self.precision))
+        self._options = xla_cpu.compiler_options("inference", self.precision)
         self.channels = spec.channels
         apply = lambda p, x: models.apply(model, p, x, self.scale)  # noqa: E731
         fn = (lambda p, x: self_ensemble(lambda t: apply(p, t))(x)) if ensemble else apply
@@ -96,7 +121,7 @@ class Upscaler:
     def _executable(self, x):
         if x.shape not in self._compiled:
             start = time.perf_counter()
-            self._compiled[x.shape] = self._jitted.lower(self.params, x).compile()
+            self._compiled[x.shape] = self._jitted.lower(self.params, x).compile(self._options)
             self.compilations += 1
             self._compile_seconds += time.perf_counter() - start
         return self._compiled[x.shape]
@@ -194,14 +219,15 @@ CACHE_SIZE = 8  # upscalers kept (each holds its compiled executables and a refe
 
 
 def cached_upscaler(model: nn.Module, params, scale: int, ensemble: bool = False, tile: int | None = None,
-                    tile_batch: int = 4) -> Upscaler:
+                    tile_batch: int = 4, precision: str = "float32") -> Upscaler:
     """An :class:`Upscaler`, reused for the same model, the same params object (identity: new params, new
     upscaler), scale and options, so repeated calls compile once per input shape. The ``CACHE_SIZE`` most
     recently used are kept."""
-    key = (model, id(params), int(scale), bool(ensemble), tile, int(tile_batch))
+    precision = resolve_precision(precision, model, int(scale))
+    key = (model, id(params), int(scale), bool(ensemble), tile, int(tile_batch), precision)
     up = _CACHE.get(key)
     if up is None or up.params is not params:  # an id reused by another pytree after the first was freed
-        up = Upscaler(model, params, scale, ensemble, tile=tile, tile_batch=tile_batch)
+        up = Upscaler(model, params, scale, ensemble, tile=tile, tile_batch=tile_batch, precision=precision)
         _CACHE[key] = up
     _CACHE.move_to_end(key)
     while len(_CACHE) > CACHE_SIZE:
@@ -210,7 +236,7 @@ def cached_upscaler(model: nn.Module, params, scale: int, ensemble: bool = False
 
 
 def super_resolve(image, model: nn.Module, params, scale: int, *, tile: int | None = None,
-                  self_ensemble: bool = False, tile_batch: int = 4):
+                  self_ensemble: bool = False, tile_batch: int = 4, precision: str = "auto"):
     """Super-resolve one image by ``scale``.
 
     Args:
@@ -220,6 +246,8 @@ def super_resolve(image, model: nn.Module, params, scale: int, *, tile: int | No
       tile: None = automatic (tiles of ``AUTO_TILE`` for large images), 0 = whole image, T = T×T tiles of
         the model input; the result equals the untiled one (to float rounding).
       self_ensemble: average over the 8 flips/rotations.
+      precision: "auto" (default: bfloat16 for VDSR at x2 where it is the fast path — a CPU with AMX on
+        jaxlib ≥ 0.12 — else float32), "float32" or "bfloat16"; see :func:`resolve_precision`.
     The compiled model is cached (:func:`cached_upscaler`): a loop over same-size images compiles once.
     Returns:
       The same kind of array at (s·H, s·W[, 3]): uint8 (rounded) for uint8 input, else float32 in [0, 1].
@@ -231,6 +259,7 @@ def super_resolve(image, model: nn.Module, params, scale: int, *, tile: int | No
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
         raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {image.shape}")
     tile = AUTO_TILE if tile is None else (int(tile) or None)
-    up = cached_upscaler(model, params, scale, self_ensemble, tile=tile, tile_batch=tile_batch)
+    up = cached_upscaler(model, params, scale, self_ensemble, tile=tile, tile_batch=tile_batch,
+                         precision=precision)
     out = up.upscale(image / 255.0 if is_uint8 else image)
     return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8) if is_uint8 else out.astype(np.float32)

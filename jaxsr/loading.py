@@ -1,7 +1,8 @@
 """The one path from a params source to params and to an :class:`~jaxsr.inference.Upscaler`.
 
-A params source, for a registered model name, is one of: None (the weights jaxsr ships,
-``jaxsr/pretrained/<name>.msgpack``; none needed for parameter-free models), a ``.msgpack`` file, the VDSR
+A params source, for a registered model name, is one of: None (the weights jaxsr ships for it, the zoo's
+default: ``jaxsr.zoo.default``; none needed for parameter-free models), the name of a zoo entry
+(``"vdsr_official"``, ``python -m jaxsr.zoo``; an existing path of that name wins), a ``.msgpack`` file, the VDSR
 or SRCNN authors' ``.mat`` (which also sets the network it holds, e.g. SRCNN 9-5-5 with replicated
 borders), an EDSR-PyTorch ``.pt``/``.pth``, a training run folder (its newest verified checkpoint, with the
 run's own model settings), or any file path with ``{scale}`` (one file per scale: EDSR, the SRCNN authors'
@@ -17,20 +18,16 @@ from typing import Callable
 
 import jax
 
-from jaxsr import models
+from jaxsr import models, zoo
 from jaxsr.checkpoint import read_run_config, restore_params
 from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
 from jaxsr.weights import check_finite, check_params, read_weights
 
 __all__ = ["ParamsSource", "load", "upscaler_factory", "run_model", "source_params", "init_from",
-           "build_for_weights", "shipped_weights"]
+           "build_for_weights"]
 
-
-def shipped_weights(name: str) -> Path | None:
-    """``jaxsr/pretrained/<name>.msgpack``, the weights jaxsr ships for a model, or None (none yet)."""
-    path = Path(__file__).parent / "pretrained" / f"{name}.msgpack"
-    return path if path.is_file() else None
+_NO_WEIGHTS = "no weights for {name!r} ship with jaxsr: pass weights= (python -m jaxsr.zoo lists published ones)"
 
 
 def build_for_weights(name: str, scale: int, file_kwargs: dict, source: str, **kwargs):
@@ -57,7 +54,7 @@ def _check_stored_kwargs(name: str, kwargs: dict, source: str) -> None:
     from jaxsr.models.contract import check_kwargs
 
     try:
-        cls = models._entry(name)[0]
+        cls = type(models.get(name))
     except ValueError as e:
         raise JaxsrError(str(e)) from None
     try:
@@ -91,7 +88,8 @@ class ParamsSource:
 
     def __init__(self, name: str, weights=None, **kwargs):
         self.name, self.weights, self.kwargs = name, weights, kwargs
-        self.run = weights is not None and Path(str(weights)).is_dir()
+        self.entry = zoo.resolve(name, weights)  # the zoo entry meant (weights None: the shipped default)
+        self.run = self.entry is None and weights is not None and Path(str(weights)).is_dir()
         if self.run:
             trained = read_run_config(weights).model.name
             if trained != name:
@@ -102,8 +100,10 @@ class ParamsSource:
         self._read: dict = {}  # path or (run, scale) → what was read
 
     def _path(self, scale: int):
+        if self.entry is not None:
+            return self.entry.path(scale)
         if self.weights is None:
-            return shipped_weights(self.name)
+            return None
         return str(self.weights).format(scale=scale) if "{scale}" in str(self.weights) else self.weights
 
     def at(self, scale: int | None = None):
@@ -122,7 +122,7 @@ class ParamsSource:
             try:
                 return model, check_params(model, {})
             except JaxsrError:
-                raise JaxsrError(f"no weights for {self.name!r} are shipped with jaxsr yet: pass weights=") from None
+                raise JaxsrError(_NO_WEIGHTS.format(name=self.name)) from None
         if path not in self._read:  # a PyTorch checkpoint is read onto the model (EDSR: one file per scale)
             self._read[path] = read_weights(path, models.build(self.name, at, **self.kwargs))
         params, file_kwargs = self._read[path]
@@ -143,9 +143,11 @@ def load(name: str, weights=None, scale: int | None = None, **kwargs):
 
     Args:
       name: registered model name (``jaxsr.models.names()``).
-      weights: a params source (module docstring): a ``.msgpack``, an authors' ``.mat``, an EDSR-PyTorch
-        ``.pt``, a training run folder, or None for the weights shipped with jaxsr.
-      scale: for fixed-scale models (EDSR), the scale they were trained for.
+      weights: a params source (module docstring): a zoo entry's name (``"vdsr_official"``), a ``.msgpack``,
+        an authors' ``.mat``, an EDSR-PyTorch ``.pt``, a training run folder, or None for the weights
+        shipped with jaxsr for ``name`` (the zoo's default: ``jaxsr.zoo.default(name)``).
+      scale: for fixed-scale models (EDSR), the scale they were trained for; for weights with one model
+        per scale (the SRCNN authors', a ``{scale}`` pattern), which one (default 2).
       kwargs: model constructor overrides (e.g. ``depth=8``).
     Raises:
       JaxsrError: unknown name, missing or unfitting weights.
@@ -166,8 +168,9 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
         try:
             return source.upscaler(scale, ensemble)
         except JaxsrError as e:
-            if weights is None and not source.run:
-                raise JaxsrError(f"model {model_name!r} needs --weights") from None
+            if weights is None and source.entry is None and not source.run:
+                raise JaxsrError(f"model {model_name!r} needs --weights: none ship with jaxsr "
+                                 "(python -m jaxsr.zoo lists published ones)") from None
             raise e
 
     return factory, label

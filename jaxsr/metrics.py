@@ -10,8 +10,9 @@
 * The metric registry: what evaluation scores. A metric is ``fn(prediction, hr, scale) -> float`` on the Y
   (``space="y"``: (H, W)) or RGB (``space="rgb"``: (H, W, 3), gray images as three equal channels) images,
   float64 in [0, 1] as the evaluation protocol quantized them (``jaxsr.protocol``); ``psnr`` and ``ssim``
-  (the defaults) are :func:`sr_metrics`'s. ``register_metric("mae", fn, space="rgb")`` adds one; every
-  table, report and results JSON lists the metrics by name (``<name>`` and ``bicubic_<name>`` keys).
+  (the defaults) are :func:`sr_metrics`'s. ``register_metric("mae", fn, space="rgb")``, or the decorator
+  ``@register_metric("mae", space="rgb")`` in any module (a plug-in named with ``--import``), adds one;
+  every table, report and results JSON lists the metrics by name (``<name>`` and ``bicubic_<name>`` keys).
 """
 
 from __future__ import annotations
@@ -61,41 +62,6 @@ def ssim(x, y, max_value: float = 1.0, shave: int = 0) -> float:
     return float(_ssim(jnp.asarray(x / max_value, jnp.float32), jnp.asarray(y / max_value, jnp.float32), 1.0))
 
 
-def sr_metrics(sr_y, hr_y, scale: int) -> tuple[float, float]:
-    """(PSNR, SSIM) of an SR Y channel against HR Y, both (H, W) in [0, 1], the paper way.
-
-    The prediction is clipped to [0, 1]; both are scaled to [0, 255] and ``scale`` pixels are shaved.
-    Raises ValueError for images on another scale: an ``hr_y`` outside [0, 1] or integer-typed inputs
-    (0–255 images would otherwise score around −41 dB without a word).
-    """
-    return sr_psnr(sr_y, hr_y, scale), sr_ssim(sr_y, hr_y, scale)
-
-
-def sr_psnr(sr_y, hr_y, scale: int) -> float:
-    """PSNR (dB) of :func:`sr_metrics`."""
-    return psnr(*_on_255(sr_y, hr_y), 255.0, shave=scale)
-
-
-def sr_ssim(sr_y, hr_y, scale: int) -> float:
-    """SSIM of :func:`sr_metrics`."""
-    return ssim(*_on_255(sr_y, hr_y), 255.0, shave=scale)
-
-
-def _on_255(sr_y, hr_y):
-    """The prediction clipped to [0, 1] and both images checked and scaled to [0, 255], float64."""
-    for name, image in (("sr_y", sr_y), ("hr_y", hr_y)):
-        if np.issubdtype(np.asarray(image).dtype, np.integer):
-            raise ValueError(f"sr_metrics takes float Y in [0, 1], got {name} of dtype "
-                             f"{np.asarray(image).dtype} (divide 0-255 images by 255)")
-    sr = np.clip(np.asarray(sr_y, np.float64), 0.0, 1.0) * 255.0
-    hr = np.asarray(hr_y, np.float64)
-    lo, hi = (float(hr.min()), float(hr.max())) if hr.size else (0.0, 0.0)
-    if lo < -1e-6 or hi > 1 + 1e-6:
-        raise ValueError(f"sr_metrics takes Y in [0, 1], got hr_y in [{lo:g}, {hi:g}] "
-                         "(divide 0-255 images by 255)")
-    return sr, hr * 255.0
-
-
 SPACES = ("y", "rgb")
 
 
@@ -115,10 +81,21 @@ class Metric:
 _REGISTRY: dict[str, Metric] = {}
 
 
-def register_metric(name: str, fn: Callable, space: str = "y", label: str | None = None,
-                    digits: int = 4, unit: str = "") -> Metric:
+def register_metric(name: str, fn: Callable | None = None, space: str = "y", label: str | None = None,
+                    digits: int = 4, unit: str = ""):
     """Register (or replace) metric ``name``: ``fn(prediction, hr, scale) -> float`` on the ``space``
-    images ("y" or "rgb") as the evaluation protocol scores them. Returns the :class:`Metric`."""
+    images ("y" or "rgb") as the evaluation protocol scores them. Returns the :class:`Metric`; without
+    ``fn``, a decorator that registers the function it decorates (and returns it)::
+
+        @register_metric("mae", space="rgb", label="MAE")
+        def mae(sr, hr, scale):
+            return float(np.abs(sr - hr).mean())
+    """
+    if fn is None:
+        def decorate(f):
+            register_metric(name, f, space, label, digits, unit)
+            return f
+        return decorate
     if space not in SPACES:
         raise ValueError(f"metric space must be one of {', '.join(SPACES)}; got {space!r}")
     if not name.isidentifier() or name.startswith("bicubic_") or name in _RESERVED:
@@ -126,6 +103,48 @@ def register_metric(name: str, fn: Callable, space: str = "y", label: str | None
                          f"{', '.join(_RESERVED)}; got {name!r}")
     _REGISTRY[name] = Metric(name, fn, space, label or name.upper(), digits, unit)
     return _REGISTRY[name]
+
+
+_RESERVED = ("images", "failed", "seconds", "seconds_with_compile", "seconds_per_image",
+             "seconds_per_image_with_compile", "per_image", "protocol", "name", "ok", "exact")
+DEFAULT_METRICS = ("psnr", "ssim")
+
+
+def sr_metrics(sr_y, hr_y, scale: int) -> tuple[float, float]:
+    """(PSNR, SSIM) of an SR Y channel against HR Y, both (H, W) in [0, 1], the paper way.
+
+    The prediction is clipped to [0, 1]; both are scaled to [0, 255] and ``scale`` pixels are shaved.
+    Raises ValueError for images on another scale: an ``hr_y`` outside [0, 1] or integer-typed inputs
+    (0–255 images would otherwise score around −41 dB without a word).
+    """
+    return sr_psnr(sr_y, hr_y, scale), sr_ssim(sr_y, hr_y, scale)
+
+
+@register_metric("psnr", space="y", label="PSNR", digits=2, unit="dB")
+def sr_psnr(sr_y, hr_y, scale: int) -> float:
+    """PSNR (dB) of :func:`sr_metrics`."""
+    return psnr(*_on_255(sr_y, hr_y), 255.0, shave=scale)
+
+
+@register_metric("ssim", space="y", label="SSIM", digits=4)
+def sr_ssim(sr_y, hr_y, scale: int) -> float:
+    """SSIM of :func:`sr_metrics`."""
+    return ssim(*_on_255(sr_y, hr_y), 255.0, shave=scale)
+
+
+def _on_255(sr_y, hr_y):
+    """The prediction clipped to [0, 1] and both images checked and scaled to [0, 255], float64."""
+    for name, image in (("sr_y", sr_y), ("hr_y", hr_y)):
+        if np.issubdtype(np.asarray(image).dtype, np.integer):
+            raise ValueError(f"sr_metrics takes float Y in [0, 1], got {name} of dtype "
+                             f"{np.asarray(image).dtype} (divide 0-255 images by 255)")
+    sr = np.clip(np.asarray(sr_y, np.float64), 0.0, 1.0) * 255.0
+    hr = np.asarray(hr_y, np.float64)
+    lo, hi = (float(hr.min()), float(hr.max())) if hr.size else (0.0, 0.0)
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise ValueError(f"sr_metrics takes Y in [0, 1], got hr_y in [{lo:g}, {hi:g}] "
+                         "(divide 0-255 images by 255)")
+    return sr, hr * 255.0
 
 
 def get_metric(name: str) -> Metric:
@@ -175,13 +194,6 @@ def format_scores(r, metrics, prefix: str = "", digits: int | None = None, units
         d = digits if digits is not None else metric.digits if metric else 4
         return f"{value:.{d}f}" + (f" {metric.unit}" if units and metric and metric.unit else "")
     return " / ".join(fmt(m) for m in metrics)
-
-
-_RESERVED = ("images", "failed", "seconds", "seconds_with_compile", "seconds_per_image",
-             "seconds_per_image_with_compile", "per_image", "protocol", "name", "ok", "exact")
-DEFAULT_METRICS = ("psnr", "ssim")
-register_metric("psnr", sr_psnr, "y", "PSNR", 2, "dB")
-register_metric("ssim", sr_ssim, "y", "SSIM", 4)
 
 
 def _pair(x, y, shave):

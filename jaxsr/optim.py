@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["step_decay", "adjustable_clip", "clip_bound", "make_schedule", "make_optimizer"]
+__all__ = ["step_decay", "adjustable_clip", "clip_bound", "clip_theta", "make_schedule", "make_optimizer"]
 
 
 def step_decay(base_lr: float, every_steps: int, factor: float) -> optax.Schedule:
@@ -28,6 +28,11 @@ def step_decay(base_lr: float, every_steps: int, factor: float) -> optax.Schedul
 def clip_bound(theta: float, schedule: optax.Schedule, step):
     """θ / γ_t, the per-element gradient bound of adjustable clipping at ``step``."""
     return theta / schedule(step)
+
+
+def clip_theta(cfg) -> float:
+    """θ of adjustable clipping in an ``optim`` config section (0.0 for an optimizer without it)."""
+    return cfg.clip_theta if cfg.name == "sgd" else 0.0
 
 
 def adjustable_clip(theta: float, schedule: optax.Schedule) -> optax.GradientTransformationExtraArgs:

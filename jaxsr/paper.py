@@ -1,10 +1,10 @@
 """The papers' tables reproduced side by side with their printed figures.
 
-  python -m jaxsr.paper vdsr_table3 --data_dir ../shared/data/test \\
-      --vdsr_weights ../shared/weights/VDSR_Official.mat \\
-      --srcnn_weights '../shared/weights/SRCNN/SRCNN_9-5-5_ImageNet_x{scale}.mat' --json table3.json
+  python -m jaxsr.paper vdsr_table3 --data_dir DATA/test --vdsr_weights VDSR_Official.mat \\
+      --srcnn_weights 'SRCNN_9-5-5_ImageNet_x{scale}.mat' --json table3.json
 
-evaluates every method of the table (bicubic always; the others when their weights are given) on every
+evaluates every method of the table (bicubic always; the others when their weights are given: files, or
+the shipped copies by their zoo names ``vdsr_official`` and ``srcnn_955_imagenet``) on every
 dataset of the table found under ``--data_dir``, at every scale, and prints a Markdown table with the
 paper's PSNR / SSIM and the difference beside each measured cell (``--metrics`` adds other registered
 metrics, ``jaxsr.metrics``, to the measured cells). The printed figures live in one data file,
@@ -130,8 +130,10 @@ def main(argv=None) -> int:
     p = OneLineParser(prog="python -m jaxsr.paper", description=__doc__.split("\n\n")[0])
     p.add_argument("table", choices=sorted(tables), help="which paper table")
     p.add_argument("--data_dir", required=True, help="folder with one sub-folder of HR images per dataset")
-    p.add_argument("--vdsr_weights", help="VDSR params (.msgpack or the authors' VDSR_Official.mat)")
-    p.add_argument("--srcnn_weights", help="SRCNN params per scale, e.g. '.../SRCNN_9-5-5_ImageNet_x{scale}.mat'")
+    p.add_argument("--vdsr_weights", help="VDSR params (.msgpack, the authors' VDSR_Official.mat, or the shipped "
+                                          "copy: vdsr_official)")
+    p.add_argument("--srcnn_weights", help="SRCNN params per scale, e.g. '.../SRCNN_9-5-5_ImageNet_x{scale}.mat' "
+                                           "(the shipped copies: srcnn_955_imagenet)")
     p.add_argument("--datasets", help="comma-separated subset of the table's datasets (default: all present)")
     p.add_argument("--scales", help="comma-separated subset of the table's scales (default: all)")
     p.add_argument("--protocol", choices=PROTOCOLS, default=DEFAULT_PROTOCOL,

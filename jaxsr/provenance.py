@@ -21,17 +21,25 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def weights_record(weights: str | None, scales=()) -> list[dict]:
-    """[{"path", "name", "sha256"}] for a weights file ({scale} substituted for each scale); a training run
-    folder is recorded by path (its checkpoint is verified when restored); [] for no weights."""
-    if not weights:
+def weights_record(weights: str | None, scales=(), model: str | None = None) -> list[dict]:
+    """[{"path", "name", "sha256"}] for a weights file ({scale} substituted for each scale); a zoo entry
+    (by name, or ``model``'s shipped default for None) adds ``"zoo": <entry>``; a training run folder is
+    recorded by path (its checkpoint is verified when restored); [] for no weights."""
+    from jaxsr import zoo
+
+    entry = zoo.resolve(model, weights) if model is not None else None
+    if entry is not None:
+        paths = {str(entry.path(s)): entry.name for s in scales}
+    elif not weights:
         return []
-    paths = dict.fromkeys(str(weights).format(scale=s) for s in scales) if "{scale}" in str(weights) \
-        else {str(weights): None}
+    elif "{scale}" in str(weights):
+        paths = dict.fromkeys(str(weights).format(scale=s) for s in scales)
+    else:
+        paths = {str(weights): None}
     out = []
-    for p in map(Path, paths):
+    for p, name in ((Path(p), name) for p, name in paths.items()):
         if p.is_file():
-            out.append({"path": str(p), "name": p.name, "sha256": _sha256(p)})
+            out.append({"path": str(p), "name": p.name, "sha256": _sha256(p), **({"zoo": name} if name else {})})
         else:
             out.append({"path": str(p), "name": p.name, "kind": "training run" if p.is_dir() else "missing"})
     return out
@@ -39,12 +47,16 @@ def weights_record(weights: str | None, scales=()) -> list[dict]:
 
 def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | None:
     """Scales the weights were trained for, where that is known: a training run's ``data.scales``, or the
-    paper's published model (the authors' ``.mat`` or jaxsr's shipped weights; VDSR: 2, 3, 4); None when
-    unknown (a ``.msgpack`` file) or not applicable (models built per scale)."""
-    from jaxsr import models
+    paper's published model (the authors' ``.mat``; a zoo entry, ``jaxsr.zoo``, or the shipped default:
+    its scales; VDSR: 2, 3, 4); None when unknown (a ``.msgpack`` file) or not applicable (models built per
+    scale, one file per scale)."""
+    from jaxsr import models, zoo
 
     if model in models.names() and models.contract(model).upsampling == "post":
         return None  # EDSR is built for its scale, MDSR refuses scales it has no branch for
+    entry = zoo.resolve(model, weights) if model in models.names() else None
+    if entry is not None:
+        return None if entry.per_scale else entry.scales
     if weights and Path(weights).is_dir():
         from jaxsr.checkpoint import read_run_config
 
@@ -59,7 +71,7 @@ def trained_scales(model: str, weights: str | None = None) -> tuple[int, ...] | 
 
         match = re.search(r"x(\d+)$", Path(weights).stem)
         return (int(match.group(1)),) if match else None
-    if weights is None or str(weights).lower().endswith(".mat"):  # shipped, or the authors' own release
+    if weights is not None and str(weights).lower().endswith(".mat"):  # the authors' own release
         return PAPER_SCALES.get(model)
     return None  # a params file says nothing about the scales it was trained for
 
@@ -81,6 +93,6 @@ def results_metadata(model: str, label: str, weights: str | None, workdir: str |
     import jaxsr
 
     return {"model": model, "label": label,
-            "weights": weights_record(workdir or weights, scales), "workdir": workdir,
+            "weights": weights_record(workdir or weights, scales, None if workdir else model), "workdir": workdir,
             "scales": [int(s) for s in scales], **settings, "jaxsr_version": jaxsr.__version__,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

@@ -32,7 +32,7 @@ from jax.sharding import PartitionSpec as P
 
 from jaxsr.data.sampling import PatchTable
 from jaxsr.feeding import device_sampler
-from jaxsr.optim import make_optimizer
+from jaxsr.optim import clip_theta, make_optimizer
 from jaxsr.parallel import batch_sharded, replicate, replicated
 from jaxsr.train_step import TrainState, make_train_step
 from jaxsr.weights import init_params
@@ -116,7 +116,8 @@ def mask_variants(tree, keep, fill):
     return jax.tree_util.tree_map(one, tree)
 
 
-def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], mesh, mode: str = "vmap"):
+def make_sweep_runner(model, variants, tables: dict[tuple, PatchTable], mesh, optim, loss: str, batch_size: int,
+                      mode: str = "vmap"):
     """``run(state) → (state, metrics)``: one step of every variant, one jit over the mesh.
 
     ``mode``: "vmap" maps the train step over the variant axis (XLA turns the convolutions of V
@@ -124,10 +125,12 @@ def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], 
     (same results, one compile, plain convolutions — faster on CPU, see ``benchmarks/sweep_step.py``).
 
     Args:
-      config: a training config (``optim`` with decay_every_steps resolved, ``loss``, ``batch_size``).
       model: the network (for models with a ``residual`` field the flag comes from each variant).
       variants: the V variants; ``tables``: {Variant.data_key: PatchTable} covering them.
       mesh: ``parallel.make_mesh()``; the batch must divide over its devices.
+      optim: an ``optim`` config section with decay_every_steps resolved (``run_spec.resolve_optim``);
+        each variant's learning rate replaces its ``learning_rate``.
+      loss: a loss name (``jaxsr.losses``); batch_size: the global batch of every variant.
     Returns:
       the step; ``state`` is the stacked TrainState (replicated on the mesh), metrics are (V,) float32.
     """
@@ -137,9 +140,9 @@ def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], 
     if not flagged and not all(v.residual for v in variants):
         raise ValueError(f"{type(model).__name__} has no residual connection to switch off")
     base = model.clone(residual=False) if flagged else model
-    clip = config.optim.clip_theta if config.optim.name == "sgd" else 0.0
+    clip = clip_theta(optim)
     keys = list(dict.fromkeys(v.data_key for v in variants))
-    samplers = [device_sampler(tables[k], k[1], config.batch_size, mesh) for k in keys]
+    samplers = [device_sampler(tables[k], k[1], batch_size, mesh) for k in keys]
     which = [keys.index(v.data_key) for v in variants]
     shared = len(keys) == 1
     rep = replicated(mesh)
@@ -147,9 +150,9 @@ def make_sweep_runner(config, model, variants, tables: dict[tuple, PatchTable], 
     hyper = replicate(hyperparameters(variants), mesh)
 
     def one(state, batch, hp):
-        tx, schedule = make_optimizer(config.optim, learning_rate=hp["learning_rate"])
+        tx, schedule = make_optimizer(optim, learning_rate=hp["learning_rate"])
         net = _ResidualFlag(base, hp["residual"]) if flagged else base
-        return make_train_step(net, tx, schedule, config.loss, clip)(state, batch)
+        return make_train_step(net, tx, schedule, loss, clip)(state, batch)
 
     @functools.partial(jax.jit, in_shardings=(rep, rep, rep, rep), out_shardings=(rep, rep), donate_argnums=0)
     def step(state, hp, arrays, grids):

@@ -1,4 +1,5 @@
-"""The train step: explicit state, loss, and the pure step ``(state, batch) → (state, metrics)``.
+"""The train step: explicit state and the pure step ``(state, batch) → (state, metrics)`` (losses by name:
+``jaxsr.losses``).
 
 Feeding it batches over a device mesh (samplers, tf.data, one jit per scale) is ``jaxsr.feeding``.
 """
@@ -13,9 +14,10 @@ import jax.numpy as jnp
 import optax
 
 from jaxsr import models
+from jaxsr.losses import loss_fn
 from jaxsr.optim import clip_bound
 
-__all__ = ["TrainState", "train_items", "loss_fn", "make_train_step"]
+__all__ = ["TrainState", "train_items", "make_train_step"]
 
 
 @flax.struct.dataclass
@@ -31,17 +33,6 @@ class TrainState:
 def train_items(state: TrainState) -> dict:
     """The checkpoint's "train" item: everything but the params."""
     return {"step": state.step, "opt_state": state.opt_state, "rng": state.rng}
-
-
-def loss_fn(name: str, prediction, target):
-    """"l2": ½‖target − prediction‖² summed over each patch, mean over the batch (VDSR's objective);
-    "l1": mean absolute error (EDSR). Computed in float32."""
-    diff = prediction.astype(jnp.float32) - target.astype(jnp.float32)
-    if name == "l2":
-        return 0.5 * jnp.mean(jnp.sum(diff * diff, axis=tuple(range(1, diff.ndim))))
-    if name == "l1":
-        return jnp.mean(jnp.abs(diff))
-    raise ValueError(f"loss must be 'l2' or 'l1', got {name!r}")
 
 
 def make_train_step(model, tx: optax.GradientTransformationExtraArgs, schedule, loss_name: str,

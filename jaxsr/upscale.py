@@ -1,13 +1,18 @@
 """Super-resolve your own images: ``python -m jaxsr.upscale`` / ``jaxsr-upscale``.
 
-  jaxsr-upscale --model vdsr --weights VDSR_Official.mat --scale 3 photo.jpg more/ --output_dir out/
+  jaxsr-upscale photo.jpg                      # x2 with the shipped VDSR: writes photo_x2.png beside it
+  jaxsr-upscale --scale 3 photo.jpg more/ --output_dir out/
+  jaxsr-upscale --model srcnn --scale 4 photo.jpg
 
 Files and folders (searched recursively for image files; jaxsr's own outputs inside an input folder are
-skipped); each output is ``<stem>_x<scale>.<ext>`` in ``--output_dir`` (sub-folders of a folder input are
-kept), written atomically; inputs whose outputs would have the same name are refused. Photos are turned
-upright by their EXIF orientation. Large images are processed in overlapping tiles whose result equals the
-untiled one. Every input that fails gets one line ``error: <path>: <reason>`` on stderr and the others go
-on; exit status 1 if any failed, 2 for usage errors, 130 when interrupted (no partial files are left).
+skipped); each output is ``<stem>_x<scale>.<ext>`` beside its input, or in ``--output_dir`` (sub-folders of a
+folder input are kept), written atomically and never over an existing file (unless ``--overwrite``); each
+written path is printed on stdout. Without ``--weights`` the model's shipped weights are used (the zoo's
+default: ``python -m jaxsr.zoo``); inputs whose outputs would have the same name are refused. Photos are
+turned upright by their EXIF orientation. Large images are processed in overlapping tiles whose result
+equals the untiled one. Every input that fails gets one line ``error: <path>: <reason>`` on stderr and the
+others go on; exit status 1 if any failed, 2 for usage errors, 130 when interrupted (no partial files are
+left).
 """
 
 from __future__ import annotations
@@ -29,40 +34,51 @@ def _parser() -> argparse.ArgumentParser:
 
     p = OneLineParser(prog="jaxsr-upscale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="image files and/or folders")
-    p.add_argument("--output_dir", required=True, help="folder for the results (created if needed)")
-    p.add_argument("--scale", type=int, required=True, help="upscaling factor, e.g. 2, 3 or 4")
+    p.add_argument("--output_dir", default=None,
+                   help="folder for the results (created if needed); default: beside each input")
+    p.add_argument("--scale", type=int, default=2, help="upscaling factor, e.g. 2, 3 or 4 (default: 2)")
     p.add_argument("--model", default="vdsr", help="registered model name (default: vdsr)")
     p.add_argument("--weights", default=None,
-                   help="params (.msgpack, the VDSR authors' .mat) or a training run folder; default: shipped")
+                   help="a zoo entry (python -m jaxsr.zoo), params (.msgpack, an authors' .mat, an EDSR-PyTorch "
+                        ".pt) or a training run folder; default: the weights shipped for --model")
     p.add_argument("--format", choices=("png", "jpg", "same"), default="png", help="output format")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--tile", type=int, default=None,
                    help="tile side in model-input pixels (default: automatic; 0: whole images)")
     p.add_argument("--tile_batch", type=int, default=4, help="tiles per device call")
     p.add_argument("--self_ensemble", action="store_true", help="average the 8 flips/rotations")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="compute dtype (default auto: bfloat16 for VDSR at x2 on a CPU with AMX under jaxlib >= 0.12, "
+                        "where it is several times faster and changes outputs by a few levels in few pixels; "
+                        "float32 elsewhere)")
     p.add_argument("--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse inputs with more pixels (default {DEFAULT_MAX_PIXELS:,})")
     p.add_argument("--max_output_pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS,
                    help=f"refuse inputs whose output would have more pixels (default {DEFAULT_MAX_OUTPUT_PIXELS:,})")
     p.add_argument("--no_progress", action="store_true", help="no progress bars")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="plug-in modules to import first (they register models): dotted names or .py files; "
+                   "a training run's own imports are imported too")
     return p
 
 
-def collect_inputs(paths, errors: list, skip: Path | None = None) -> list[tuple[Path, Path]]:
+def collect_inputs(paths, errors: list, skip=None) -> list[tuple[Path, Path]]:
     """[(input file, path relative to the output folder without suffix)], each file once; missing paths
-    and folders without images go to ``errors``. Inside the folder ``skip`` (the output folder), files
-    named like jaxsr's own results (``<name>_x<scale>.<ext>``) are left out of folder inputs, so a rerun
-    never upscales its own outputs (and an output folder that is the input folder still works)."""
+    and folders without images go to ``errors``. Inside the folder(s) ``skip`` (where outputs go: the
+    output folder, or the input folders when outputs go beside the inputs), files named like jaxsr's own
+    results (``<name>_x<scale>.<ext>``) are left out of folder inputs, so a rerun never upscales its own
+    outputs (and an output folder that is the input folder still works)."""
     import re
 
     from jaxsr.io import IMAGE_EXTENSIONS
 
     out, seen = [], set()
-    skip = skip.resolve() if skip is not None else None
+    skips = [] if skip is None else [skip] if isinstance(skip, (str, Path)) else list(skip)
+    skips = [Path(s).resolve() for s in skips]
     own = re.compile(r".+_x\d+$")
 
     def ours(p: Path) -> bool:
-        return skip is not None and p.resolve().is_relative_to(skip) and bool(own.match(p.stem))
+        return bool(own.match(p.stem)) and any(p.resolve().is_relative_to(s) for s in skips)
 
     for raw in paths:
         path = Path(raw)
@@ -88,9 +104,11 @@ def collect_inputs(paths, errors: list, skip: Path | None = None) -> list[tuple[
     return out
 
 
-def _output_path(output_dir: Path, rel: Path, source: Path, scale: int, fmt: str) -> Path:
+def _output_path(output_dir: Path | None, rel: Path, source: Path, scale: int, fmt: str) -> Path:
+    """``<stem>_x<scale>.<ext>`` in ``output_dir`` (at ``rel``), or beside ``source`` for None."""
     ext = {"png": ".png", "jpg": ".jpg"}.get(fmt) or source.suffix.lower()
-    return output_dir / rel.parent / f"{rel.name}_x{scale}{ext}"
+    folder = source.parent if output_dir is None else output_dir / rel.parent
+    return folder / f"{rel.name}_x{scale}{ext}"
 
 
 def _usage_error(args) -> str | None:
@@ -123,13 +141,16 @@ def _run(args) -> int:
     from jaxsr.inference import AUTO_TILE
     from jaxsr.io import IMAGE_EXTENSIONS, read_image, writable_dir, write_image
     from jaxsr.loading import ParamsSource
+    from jaxsr.plugins import import_modules, run_imports
     from jaxsr.provenance import scale_note
 
-    try:
-        output_dir = writable_dir(args.output_dir, "--output_dir")
+    import_modules(args.imports)
+    import_modules(run_imports(args.weights), f"{args.weights}: imports")
+    try:  # the weights first: a bad --weights leaves no new output folder behind
         upscaler = ParamsSource(args.model, args.weights).upscaler(
             args.scale, args.self_ensemble, tile=AUTO_TILE if args.tile is None else (args.tile or None),
-            tile_batch=args.tile_batch)
+            tile_batch=args.tile_batch, precision=args.precision)
+        output_dir = None if args.output_dir is None else writable_dir(args.output_dir, "--output_dir")
     except (JaxsrError, ValueError) as e:  # messages of the Python API name its arguments; name the flags
         message = str(e).replace("pass weights=", "pass --weights").replace("pass scale=", "pass --scale")
         raise JaxsrError(message) from None
@@ -137,7 +158,8 @@ def _run(args) -> int:
     if note:
         print(f"note: {note}", file=sys.stderr)
     errors: list[str] = []
-    jobs = collect_inputs(args.inputs, errors, skip=output_dir)
+    beside = [p for p in args.inputs if Path(p).is_dir()]  # where outputs go without --output_dir
+    jobs = collect_inputs(args.inputs, errors, skip=beside if output_dir is None else output_dir)
     jobs = [(source, _output_path(output_dir, rel, source, args.scale, args.format)) for source, rel in jobs]
     by_target: dict = {}
     for source, target in jobs:
@@ -185,6 +207,7 @@ def _run(args) -> int:
                 result = upscaler.upscale(image)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_image(target, result, overwrite=args.overwrite)  # exclusive: never over a new file
+                bar.write(str(target), file=sys.stdout)  # the written paths, one a line
                 pixels += result.shape[0] * result.shape[1]
                 bar.set_postfix_str(f"{pixels / 1e6 / (time.perf_counter() - start):.2f} MP/s out")
             except NonFiniteOutput as e:  # the model, not this image: nothing more is upscaled

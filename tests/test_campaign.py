@@ -185,3 +185,19 @@ def test_a_campaign_outlives_fields_added_to_the_schema(campaign):
     (campaign / "campaign.json").write_text(json.dumps(record))
     _, config = runner._open(campaign)
     assert config.eval.final_datasets == "" and tuple(config.eval.epochs) == ()
+
+
+def test_a_campaign_begun_before_a_schema_field_existed_runs_its_legs(folder, tmp_path):
+    """A campaign whose campaign.json predates schema fields (``imports``, ``eval.final_datasets``,
+    ``eval.epochs``) trains its legs, with and without --config, to the params of one begun after them."""
+    config = tiny_config(folder, total_steps=4, **{"eval.every_steps": 0})
+    old, new = tmp_path / "old", tmp_path / "new"
+    runner.create(old, config)
+    record = json.loads((old / "campaign.json").read_text())
+    del record["config"]["imports"], record["config"]["eval"]["final_datasets"], record["config"]["eval"]["epochs"]
+    (old / "campaign.json").write_text(json.dumps(record))
+    assert runner.run_leg(old, max_steps=2)["to_step"] == 2
+    assert runner.run_leg(old, config=config)["to_step"] == 4  # the recipe's new fields at their defaults
+    runner.run_leg(new, config=config)
+    assert stored(old)[1]["digests"] == stored(new)[1]["digests"]
+    assert json.loads((old / "campaign.json").read_text()) == record  # the record is never rewritten

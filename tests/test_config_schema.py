@@ -25,11 +25,20 @@ def recipe(name):
     return module.get_config()
 
 
-@pytest.mark.parametrize("name", ["vdsr", "srcnn", "edsr", "mdsr", "quickstart"])
+RECIPES = sorted(p.stem for p in (REPO / "configs").glob("*.py") if p.stem != "__init__")
+
+
+def test_the_recipe_list_is_every_file_in_configs():
+    assert {"vdsr", "srcnn", "edsr", "mdsr", "quickstart", "vdsr_t91"} <= set(RECIPES)
+
+
+@pytest.mark.parametrize("name", RECIPES)
 def test_every_recipe_passes_the_whole_check(name, folder):
     config = recipe(name)
-    config.data.folders = str(folder)  # the only field a recipe leaves to the command line
+    config.data.folders = str(folder)  # the data paths: the tiny folder in place of the recipe's own
     config.eval.data_dir, config.eval.datasets = str(folder.parent), folder.name
+    if config.eval.final_datasets:
+        config.eval.final_datasets = folder.name
     check_config(config)
 
 
@@ -98,3 +107,49 @@ def test_config_changes_ignore_harmless_fields(folder):
     changed = tiny_config(folder, **{"model.kwargs": {"depth": 4, "features": 8, "residual": True, "channels": 1},
                                      "optim.learning_rate": 0.5})
     assert config_changes(changed, stored) == ["model.kwargs.depth (3 → 4)", "optim.learning_rate (0.001 → 0.5)"]
+
+
+def test_a_recipe_family_is_not_tied_to_its_model(folder):
+    from jaxsr.config import FAMILIES, register_family
+
+    config = get_config("edsr", model="vdsr")  # EDSR's recipe (L1, Adam) on VDSR at its own defaults
+    assert (config.model.name, dict(config.model.kwargs), config.loss, config.optim.name) == ("vdsr", {}, "l1", "adam")
+    config.data.folders, config.data.scales, config.data.patch_size = str(folder), (2,), 12
+    config.eval.data_dir, config.eval.datasets = str(folder.parent), folder.name
+    check_config(config)
+    try:
+        register_family("mine", {"model.name": "srcnn", "model.kwargs": {}, "optim.b1": 0.5}, base="edsr")
+        mine = get_config("mine")
+        assert (mine.model.name, mine.loss, mine.optim.b1, mine.batch_size) == ("srcnn", "l1", 0.5, 16)
+        with pytest.raises(ValueError, match="no field optim.bogus"):
+            register_family("bad", {"optim.bogus": 1})
+    finally:
+        FAMILIES.pop("mine", None)
+
+
+def test_stored_configs_predating_a_field_or_naming_defaults_are_no_change(folder):
+    stored = tiny_config(folder).to_dict()
+    del stored["imports"], stored["init_from"]  # fields a run written before them lacks
+    assert config_changes(tiny_config(folder), stored) == []
+    explicit = tiny_config(folder, **{"model.kwargs": {"depth": 20, "features": 64, "residual": True, "channels": 1}})
+    assert config_changes(tiny_config(folder, **{"model.kwargs": {}}), explicit) == []  # VDSR's own defaults
+    assert config_changes(tiny_config(folder, **{"model.kwargs": {"depth": 5}}), explicit) == \
+        ["model.kwargs.depth (20 → 5)"]
+
+
+def test_losses_are_a_registry(folder):
+    import jax.numpy as jnp
+
+    from jaxsr.losses import _REGISTRY, loss_fn, register_loss
+
+    @register_loss("half_l1")
+    def half_l1(prediction, target):
+        return 0.5 * jnp.mean(jnp.abs(prediction - target))
+
+    try:
+        check_config(tiny_config(folder, loss="half_l1"))
+        assert float(loss_fn("half_l1", jnp.ones((1, 2, 2, 1)), jnp.zeros((1, 2, 2, 1)))) == 0.5
+    finally:
+        _REGISTRY.pop("half_l1")
+    with pytest.raises(JaxsrError, match="^loss must be one of 'l2', 'l1', got 'half_l1'"):
+        check_fields(tiny_config(folder, loss="half_l1"))

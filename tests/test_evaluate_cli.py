@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -76,9 +77,24 @@ def test_vdsr_weights_and_self_ensemble(bench):
     assert "SRCNN+" in r.stdout
 
 
+def test_shipped_vdsr_needs_no_weights_flag(bench, tmp_path):
+    """``evaluate.py --model vdsr`` scores the shipped VDSR (the zoo's vdsr_official) and records its file."""
+    from jaxsr import zoo
+
+    out = tmp_path / "res.json"
+    r = run("--model", "vdsr", "--data_dir", str(bench / "data"), "--datasets", "Tiny", "--scales", "2",
+            "--results_json", str(out), "--no_progress")
+    assert r.returncode == 0, r.stderr
+    record = json.loads(out.read_text())
+    (weights,) = record["meta"]["weights"]
+    assert weights["zoo"] == "vdsr_official" and weights["sha256"] == zoo.get("vdsr_official").files[0].sha256
+    cell = record["results"]["Tiny"]["2"]
+    assert cell["images"] == 4 and 30 < cell["psnr"] < 60  # smooth synthetic images: not VDSR's kind
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--model", "nope"], "unknown model 'nope'"),
-    (["--model", "vdsr"], "needs --weights"),
+    (["--model", "edsr_baseline"], "needs --weights"),
     (["--model", "bicubic", "--datasets", "Missing"], "no such folder"),
     (["--model", "bicubic", "--scales", "0"], "--scales must be positive integers"),
     (["--model", "bicubic", "--scales", "1"], "--scales must be integers from 2 to 16"),
@@ -149,8 +165,9 @@ def test_report_labeled_comparisons_and_metadata(bench, tmp_path):
     assert meta["date"].endswith("+00:00")
     page = (report / "index.html").read_text()
     assert "<table>" in page and "<td>Tiny</td><td>x2</td><td>4</td>" in page
-    images = [line.split("src='")[1].split("'")[0] for line in page.splitlines() if "<img src=" in line]
+    images = re.findall(r"<figure class='crops'[^>]*><img src='([^']+)'", page)
     assert len(images) == 4 and all(not src.startswith("/") for src in images)
+    assert page.count("<input type='range'") == 4  # and a before/after slider per image (tests/test_report.py)
     for src in images:
         crop = np.asarray(Image.open(report / src).convert("L"), np.float64)
         assert crop.shape[1] >= 3 * 256 and crop.shape[0] >= 256  # three panels of at least 256 px

@@ -120,11 +120,13 @@ def test_broken_output_in_the_api_training_validation_and_experiments(files):
     broken = jax.tree_util.tree_map(lambda a: a * 1e30, params)
     with pytest.raises(NonFiniteOutput, match="not finite"):
         jaxsr.super_resolve(np.zeros((16, 16), np.uint8) + 100, model, broken, 2)
+    from jaxsr.run_spec import Validation
+
     images = {"Tiny": folder_images([files["data"]])[:1]}
-    config = tiny_config(files["data"]).eval
+    spec = Validation(model, images, images, (2,), "matlab", ("psnr", "ssim"))
     with pytest.raises(NonFiniteOutput):
-        validation(model, broken, images, [2], {}, config)
-    assert validation(model, params, images, [2], {}, config)["Tiny"]["2"]["psnr"] > 0
+        validation(broken, spec, images, {})
+    assert validation(params, spec, images, {})["Tiny"]["2"]["psnr"] > 0
     from types import SimpleNamespace
 
     group = SimpleNamespace(name="depth3", variants=[Variant("ok", 0.1, True, 0, (2,)),
@@ -505,11 +507,12 @@ def test_a_dangling_symlink_is_an_error_not_a_silent_skip(files, tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["--scale", "2.5"], "argument --scale: invalid int value: '2.5'"),
     (["--scale", "1"], "--scale must be an integer >= 2, got 1"),
-    ([], "the following arguments are required: --scale"),
+    (["--tile", "x"], "argument --tile: invalid int value: 'x'"),
+    (None, "the following arguments are required: inputs"),
 ])
 def test_upscale_usage_errors_are_one_line(tmp_path, args, needle):
-    rc, stdout, stderr, _ = replay("upscale usage", "-m", "jaxsr.upscale", tmp_path, "--output_dir", tmp_path / "o",
-                                   *args)
+    inputs = [tmp_path, "--output_dir", tmp_path / "o", *args] if args is not None else ["--scale", "2"]
+    rc, stdout, stderr, _ = replay("upscale usage", "-m", "jaxsr.upscale", *inputs)
     assert rc == 2 and stdout == "" and "usage:" not in stderr
     assert len(stderr.strip().splitlines()) == 1
     one_error(stderr, needle)

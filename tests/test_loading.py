@@ -54,20 +54,26 @@ def test_evaluate_and_upscale_take_a_run_folder_as_weights(run, tmp_path):
     assert (tmp_path / "up" / "img0_x2.png").is_file()
 
 
-def test_shipped_weights_are_the_default_everywhere(tmp_path, monkeypatch):
-    import jaxsr.loading
-    from jaxsr import models
-    from jaxsr.weights import init_params, save_params
+def test_shipped_weights_are_the_default_everywhere(tmp_path):
+    """No weights = the zoo's default for the model (VDSR: vdsr_official), in jaxsr.load, upscaler_factory
+    (evaluate.py, jaxsr.paper) and jaxsr-upscale alike; the results metadata names the file and its digest."""
+    from jaxsr import zoo
+    from jaxsr.provenance import results_metadata
+    from jaxsr.weights import read_params
 
-    with pytest.raises(JaxsrError, match="no weights for 'vdsr' are shipped with jaxsr yet"):
-        jaxsr.load("vdsr")
-    params = init_params(models.VDSR(), seed=5)
-    save_params(tmp_path / "vdsr.msgpack", params)
-    monkeypatch.setattr(jaxsr.loading, "shipped_weights", lambda name: tmp_path / f"{name}.msgpack")
+    path = zoo.PRETRAINED / "vdsr_official.msgpack"
+    want = read_params(path)[0]
     _, loaded = jaxsr.load("vdsr")
     factory, _ = upscaler_factory("vdsr")
     for got in (loaded, factory(2).params):
-        jax.tree_util.tree_map(np.testing.assert_array_equal, got, jax.device_get(params))
+        jax.tree_util.tree_map(np.testing.assert_array_equal, got, want)
+    (record,) = results_metadata("vdsr", "VDSR", None, None, [2, 3])["weights"]
+    assert record["zoo"] == "vdsr_official" and record["path"] == str(path)
+    assert record["sha256"] == zoo.get("vdsr_official").files[0].sha256
+    srcnn = results_metadata("srcnn", "SRCNN", "srcnn_955_imagenet", None, [2, 4])["weights"]
+    assert [r["name"] for r in srcnn] == ["srcnn_955_imagenet_x2.msgpack", "srcnn_955_imagenet_x4.msgpack"]
+    with pytest.raises(JaxsrError, match="model 'edsr_baseline' needs --weights: none ship with jaxsr"):
+        upscaler_factory("edsr_baseline")[0](2)
 
 
 def test_a_scale_pattern_reads_each_file_once_and_builds_each_scale(tmp_path, monkeypatch):

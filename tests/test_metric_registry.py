@@ -8,7 +8,6 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-import ml_collections
 import numpy as np
 import pytest
 
@@ -22,6 +21,7 @@ from jaxsr.metrics import get_metric, register_metric, sr_metrics
 from jaxsr.ops.resize import imresize
 from jaxsr.protocol import hr_y, matlab_uint8
 from jaxsr.report import write_report
+from jaxsr.run_spec import Validation
 from jaxsr.training import _evaluate, _val_scalars
 
 register_metric("rgb_mae", lambda sr, hr, scale: float(np.abs(sr - hr).mean()), space="rgb", label="MAE",
@@ -107,8 +107,8 @@ def test_selection_errors_and_registration_rules(rng, tmp_path):
     scalars = _val_scalars({"T": {"2": {**only_ssim, "rgb_mae": 0.1, "bicubic_rgb_mae": 0.2}}})
     assert set(scalars) == {"val/T/x2/ssim", "val/T/x2/rgb_mae"}
     # Training validation scores eval.metrics (what _val_scalars then logs).
-    eval_config = ml_collections.ConfigDict({"protocol": "float", "metrics": "ssim,rgb_mae"})
-    res = _evaluate(models.get("bicubic"), {}, {"T": items}, (2,), {}, eval_config)
+    validation = Validation(models.get("bicubic"), {"T": items}, {"T": items}, (2,), "float", ("ssim", "rgb_mae"))
+    res = _evaluate({}, validation, validation.datasets, {})
     assert set(_val_scalars(res)) == {"val/T/x2/ssim", "val/T/x2/rgb_mae"}
 
 

@@ -231,7 +231,7 @@ def test_os_errors_are_one_line(tmp_path, capsys):
 
 
 def test_periodic_actions_fire_when_the_loop_always_did():
-    from jaxsr.training import Every
+    from jaxsr.loop import Every
 
     total, first = 23, 4
     for every in (0, 1, 5, 7, 30):

@@ -18,6 +18,7 @@ from jaxsr.optim import make_optimizer
 from jaxsr.parallel import make_mesh, replicate
 from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
 from jaxsr.feeding import make_runner
+from jaxsr.run_spec import feed
 from jaxsr.train_step import TrainState
 from jaxsr.weights import init_params
 
@@ -41,7 +42,7 @@ def _separate(config, model, variant, table, mesh):
     params = init_params(net, variant.seed)
     state = replicate(TrainState(step=jnp.int32(0), params=params, opt_state=tx.init(params),
                                  rng=jax.random.key_data(jax.random.PRNGKey(variant.seed + 1))), mesh)
-    run = make_runner(config, {None: table}, net, tx, schedule, 0, mesh)
+    run = make_runner({None: table}, net, tx, schedule, feed(config), 0, mesh)
     losses = []
     for t in range(STEPS):
         state, m = run(state, t)
@@ -51,7 +52,7 @@ def _separate(config, model, variant, table, mesh):
 
 def _check_equal(tmp_path, variants, mesh, mode="vmap"):
     config, model, tables = _setup(tmp_path, variants)
-    run = make_sweep_runner(config, model, variants, tables, mesh, mode)
+    run = make_sweep_runner(model, variants, tables, mesh, config.optim, config.loss, config.batch_size, mode)
     state = replicate(init_state(model, config.optim, variants), mesh)
     losses = []
     for _ in range(STEPS):

@@ -37,9 +37,10 @@ def test_tiled_self_ensemble_and_uint8_round_trip():
     model = models.get("vdsr", depth=3, features=4)
     params = init_params(model, seed=1)
     image = (np.random.default_rng(0).random((21, 30, 3)) * 255).astype(np.uint8)
-    out = super_resolve(image, model, params, 2, tile=6, self_ensemble=True)
+    out = super_resolve(image, model, params, 2, tile=6, self_ensemble=True, precision="float32")
     assert out.dtype == np.uint8 and out.shape == (42, 60, 3)
-    np.testing.assert_array_equal(out, super_resolve(image, model, params, 2, tile=0, self_ensemble=True))
+    np.testing.assert_array_equal(out, super_resolve(image, model, params, 2, tile=0, self_ensemble=True,
+                                                     precision="float32"))
     flt = super_resolve(image / 255.0, model, params, 2, tile=0)
     assert flt.dtype == np.float32 and 0 <= flt.min() and flt.max() <= 1
     with pytest.raises(TypeError):
@@ -52,8 +53,8 @@ def test_load_model_and_params(tmp_path):
     m, p = load("vdsr", weights=tmp_path / "w.msgpack", depth=3, features=4)
     assert m == model and set(p) == {"conv_0", "conv_1", "conv_2"}
     assert load("bicubic") == (models.get("bicubic"), {})
-    with pytest.raises(JaxsrError, match="no weights for 'vdsr' are shipped"):
-        load("vdsr")
+    with pytest.raises(JaxsrError, match="no weights for 'edsr_baseline' ship with jaxsr"):
+        load("edsr_baseline", scale=2)
     with pytest.raises(JaxsrError, match="pass scale="):
         load("edsr_baseline", weights=tmp_path / "w.msgpack")
 
@@ -119,7 +120,7 @@ def test_cli_processes_good_files_and_names_each_bad_one(corpus):
 
 def test_cli_usage_and_output_folder_errors(corpus, capsys):
     with pytest.raises(SystemExit) as e:
-        upscale_main([str(corpus / "in" / "rgb.png"), "--output_dir", str(corpus / "o")])  # no --scale
+        upscale_main([str(corpus / "in" / "rgb.png"), "--output_dir", str(corpus / "o"), "--scale", "two"])
     assert e.value.code == 2
     blocker = corpus / "a_file"
     blocker.write_text("x")
@@ -252,9 +253,49 @@ def test_output_size_and_limits_are_bounded(tmp_path):
 
 def test_missing_weights_name_the_flag(tmp_path, capsys):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "x.png")
-    assert upscale_main([str(tmp_path / "x.png"), "--output_dir", str(tmp_path / "o"), "--scale", "2",
+    assert upscale_main([str(tmp_path / "x.png"), "--output_dir", str(tmp_path / "o"), "--model", "edsr_baseline",
                          "--no_progress"]) == 1
-    assert capsys.readouterr().err.strip() == "error: no weights for 'vdsr' are shipped with jaxsr yet: pass --weights"
+    assert capsys.readouterr().err.strip() == ("error: no weights for 'edsr_baseline' ship with jaxsr: pass --weights "
+                                               "(python -m jaxsr.zoo lists published ones)")
+    assert not (tmp_path / "o").exists()  # the weights are checked before the output folder is made
+    assert upscale_main([str(tmp_path / "x.png"), "--weights", "vdsr_caffe_adam", "--no_progress"]) == 1
+    assert "zoo entry 'vdsr_caffe_adam' is not shipped with jaxsr: get VDSR_Adam.mat from https://" in \
+        capsys.readouterr().err
+
+
+def test_no_flags_upscale_x2_with_the_shipped_vdsr_beside_the_input(tmp_path):
+    """``jaxsr-upscale photo.jpg``: x2 with the shipped VDSR, ``photo_x2.png`` beside it, its path printed;
+    a rerun never writes over it."""
+    rgb = (np.random.default_rng(4).random((14, 18, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo.jpg", quality=95)
+    run = lambda: subprocess.run([sys.executable, "-m", "jaxsr.upscale", "photo.jpg"], cwd=tmp_path,  # noqa: E731
+                                 capture_output=True, text=True, timeout=300,
+                                 env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)})
+    r = run()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["photo_x2.png"]
+    out = tmp_path / "photo_x2.png"
+    model, params = load("vdsr", weights="vdsr_official")
+    from jaxsr.io import read_image
+
+    want = super_resolve(read_image(tmp_path / "photo.jpg")[0], model, params, 2)
+    np.testing.assert_allclose(np.asarray(Image.open(out)).astype(int), np.round(want * 255), atol=1)
+    before = out.read_bytes()
+    r = run()
+    assert r.returncode == 1 and r.stdout == "" and "photo_x2.png exists (use --overwrite)" in r.stderr
+    assert out.read_bytes() == before
+
+
+def test_folder_outputs_beside_each_image_and_reruns_skip_them(tmp_path, capsys):
+    d = tmp_path / "album"
+    (d / "trip").mkdir(parents=True)
+    for rel in ("a.png", "trip/b.png"):
+        Image.fromarray((np.random.default_rng(5).random((10, 12, 3)) * 255).astype(np.uint8)).save(d / rel)
+    assert upscale_main([str(d), "--model", "bicubic", "--no_progress"]) == 0
+    assert capsys.readouterr().out.splitlines() == [str(d / "a_x2.png"), str(d / "trip" / "b_x2.png")]
+    assert upscale_main([str(d), "--model", "bicubic", "--no_progress", "--overwrite"]) == 0  # no a_x2_x2.png
+    assert sorted(str(p.relative_to(d)) for p in d.rglob("*.png")) == ["a.png", "a_x2.png", "trip/b.png",
+                                                                      "trip/b_x2.png"]
 
 
 def test_ctrl_c_one_line_and_no_partial_files(tmp_path, monkeypatch, capsys):

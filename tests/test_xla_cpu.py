@@ -1,5 +1,6 @@
-"""jaxsr's XLA:CPU setting (jaxsr/xla_cpu.py): when it applies, and that convolutions compiled with it
-(Eigen) give the same outputs and gradients as with jaxlib's default (YNNPACK) and as float64 math."""
+"""jaxsr's XLA:CPU settings (jaxsr/xla_cpu.py): when they apply, and that convolutions compiled with them
+(Eigen; oneDNN on jaxlib 0.12) give the same outputs and gradients as with jaxlib's default (YNNPACK) and
+as float64 math."""
 
 from __future__ import annotations
 
@@ -21,12 +22,17 @@ YNN = "xla_cpu_experimental_ynn_fusion_type"
 DEFAULT = {YNN: "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,"
                 "LIBRARY_FUSION_TYPE_REDUCE"}
 JAXSR = {YNN: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
-known = xla_cpu._series(metadata.version("jaxlib")) in xla_cpu.KNOWN_JAXLIB
+SERIES = xla_cpu._series(metadata.version("jaxlib"))
+known = SERIES in xla_cpu.KNOWN_JAXLIB
+onednn = bool(xla_cpu.JIT_OPTIONS.get(SERIES))
 
 
 def test_decide():
     flag = xla_cpu.FLAG
     assert xla_cpu.decide({}, "0.10.2", False) == (flag, "applied")
+    # jaxlib 0.10: exactly this string (a training campaign records XLA_FLAGS and refuses another)
+    assert flag == "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
+    assert xla_cpu.decide({}, "0.12.0.1", False) == (flag, "applied")
     assert xla_cpu.decide({"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}, "0.10.0", False)[0] \
         == f"--xla_force_host_platform_device_count=4 {flag}"
     for env, version, started in [({xla_cpu.OPT_OUT: "0"}, "0.10.2", False),
@@ -35,6 +41,29 @@ def test_decide():
                                   ({}, "0.10.2", True)]:
         flags, reason = xla_cpu.decide(env, version, started)
         assert flags is None and reason != "applied", (env, version, started)
+
+
+def test_jit_options_per_series_purpose_and_dtype():
+    opts = xla_cpu.jit_options_for
+    for purpose, dtype in [("inference", "float32"), ("inference", "bfloat16"), ("train", "bfloat16")]:
+        assert opts({}, "0.12.0.1", purpose, dtype) == xla_cpu.ONEDNN
+        assert opts({}, "0.10.2", purpose, dtype) == {}  # jaxlib 0.10 has no oneDNN convolutions: nothing new
+    assert opts({}, "0.12.0.1", "train", "float32") == {}  # oneDNN's f32 weight gradient is slower than Eigen's
+    assert opts({xla_cpu.OPT_OUT: "0"}, "0.12.0.1", "inference", "bfloat16") == {}
+    assert opts({"XLA_FLAGS": "--xla_cpu_use_onednn=false"}, "0.12.0.1", "inference", "bfloat16") == {}
+    assert opts({}, "0.13.0", "inference", "bfloat16") == {} and opts({}, None, "inference", "bfloat16") == {}
+    said = xla_cpu.describe("applied", {}, "0.12.0.1")
+    assert said.startswith("applied: jaxlib 0.12.0.1: XLA_FLAGS += " + xla_cpu.FLAG) and "xla_cpu_use_onednn" in said
+    assert xla_cpu.describe("applied", {}, "0.10.2") == f"applied: jaxlib 0.10.2: XLA_FLAGS += {xla_cpu.FLAG} " \
+        "(Eigen convolutions)"
+    assert xla_cpu.describe(f"{xla_cpu.OPT_OUT}=0", {xla_cpu.OPT_OUT: "0"}, "0.12.0.1") == f"{xla_cpu.OPT_OUT}=0"
+
+
+def test_cpu_has_amx(tmp_path):
+    (tmp_path / "amx").write_text("processor : 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile\n")
+    (tmp_path / "none").write_text("processor : 0\nflags\t\t: fpu avx512f avx512_bf16\n")
+    assert xla_cpu.cpu_has_amx(str(tmp_path / "amx")) and not xla_cpu.cpu_has_amx(str(tmp_path / "none"))
+    assert not xla_cpu.cpu_has_amx(str(tmp_path / "missing"))
 
 
 def _conv(x, w):
@@ -71,10 +100,14 @@ def test_conv_matches_default_and_float64(rng, cin, cout):
     low = jax.jit(fwd_bwd).lower(x, w, g)
     ours = [np.asarray(a) for a in low.compile(JAXSR)(x, w, g)]
     theirs = [np.asarray(a) for a in low.compile(DEFAULT)(x, w, g)]
-    for a, b, ref in zip(ours, theirs, _reference(x, w, g)):
-        scale = np.abs(ref).max()
-        assert np.abs(a - ref).max() <= 1e-5 * scale
+    ref = _reference(x, w, g)
+    for a, b, r in zip(ours, theirs, ref):
+        scale = np.abs(r).max()
+        assert np.abs(a - r).max() <= 1e-5 * scale
         assert np.abs(a - b).max() <= 1e-5 * scale
+    if onednn:  # jaxlib 0.12: oneDNN convolutions (inference's jit options) agree as well
+        for a, r in zip(low.compile({**JAXSR, **xla_cpu.ONEDNN})(x, w, g), ref):
+            assert np.abs(np.asarray(a) - r).max() <= 1e-5 * np.abs(r).max()
 
 
 @pytest.mark.skipif(not known, reason="jaxlib outside jaxsr.xla_cpu.KNOWN_JAXLIB")
@@ -98,6 +131,29 @@ print(jaxsr.XLA_CPU_SETTING, "|", os.environ.get("XLA_FLAGS", ""), "|",
                          env={**env, xla_cpu.OPT_OUT: "0"})
     assert on.returncode == 0 and off.returncode == 0, on.stderr[-2000:] + off.stderr[-2000:]
     setting, flags, fusions = on.stdout.strip().split(" | ")
-    assert setting == "applied" and xla_cpu.FLAG in flags and int(fusions) == 0
+    assert setting.startswith("applied") and xla_cpu.FLAG in flags and int(fusions) == 0
     setting, flags, fusions = off.stdout.strip().split(" | ")
     assert setting.startswith(xla_cpu.OPT_OUT) and xla_cpu.FLAG not in flags and int(fusions) > 0
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu" or not onednn, reason="jaxlib 0.12's oneDNN convolutions")
+def test_onednn_convolutions_where_chosen():
+    """jaxlib 0.12: the Upscaler's float32 and bfloat16 convolutions are oneDNN calls, bfloat16 agrees with
+    float32 to bfloat16 rounding; the float32 train step keeps Eigen (no oneDNN call)."""
+    from jaxsr import models
+    from jaxsr.inference import Upscaler
+    from jaxsr.weights import init_params
+
+    model = models.VDSR(depth=4, features=8)
+    params = init_params(model, 0)
+    x = np.random.default_rng(0).random((1, 24, 24, 1)).astype(np.float32)
+    outs = {}
+    for precision in ("float32", "bfloat16"):
+        up = Upscaler(model, params, 2, precision=precision)
+        hlo = up._executable(jnp.asarray(x)).as_text()
+        assert hlo.count("__onednn$convolution") == 4, precision
+        outs[precision] = up.predict(x)
+    assert 0 < np.abs(outs["bfloat16"] - outs["float32"]).max() < 0.02
+    step = jax.jit(jax.grad(lambda w, x: (_conv(x, w) ** 2).sum()),
+                   compiler_options=xla_cpu.compiler_options("train", "float32"))
+    assert "__onednn" not in step.lower(jnp.ones((3, 3, 8, 8)), jnp.ones((2, 9, 9, 8))).compile().as_text()

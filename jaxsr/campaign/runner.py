@@ -31,6 +31,7 @@ from pathlib import Path
 import ml_collections
 
 from jaxsr.campaign.state import StateFile, read_meta, write_durably
+from jaxsr.config import with_new_fields
 from jaxsr.errors import JaxsrError
 
 __all__ = ["create", "run_leg", "status", "environment", "machine", "load_config", "PATH_FIELDS"]
@@ -149,28 +150,11 @@ def _open(folder) -> tuple[dict, ml_collections.ConfigDict]:
         raise JaxsrError(f"{folder}: not a campaign (no campaign.json); start one with --config RECIPE")
     try:
         record = json.loads(path.read_text())
-        config = ml_collections.ConfigDict(_with_new_fields(record["config"]))
+        config = ml_collections.ConfigDict(with_new_fields(record["config"]))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise JaxsrError(f"{path}: not a readable campaign record ({type(e).__name__})") from None
     here = Path(folder).absolute()
     return record, _map_paths(config, lambda p: os.path.relpath((here / p).resolve()))
-
-
-def _with_new_fields(stored: dict) -> dict:
-    """The stored config with schema fields added since the campaign began set to their defaults (a new
-    field's default keeps the old behaviour), so a campaign outlives schema additions."""
-    from jaxsr.config import get_config
-
-    def merge(defaults: dict, given: dict, prefix: str = "") -> dict:
-        out = dict(given)
-        for key, value in defaults.items():
-            if key not in out:
-                out[key] = value
-            elif isinstance(value, dict) and isinstance(out[key], dict) and f"{prefix}{key}" != "model.kwargs":
-                out[key] = merge(value, out[key], f"{prefix}{key}.")
-        return out
-
-    return merge(get_config("vdsr", stored.get("optim", {}).get("name")).to_dict(), stored)
 
 
 def _now() -> str:
@@ -221,7 +205,8 @@ def _run_leg(folder: Path, *, config, max_seconds, max_steps, save_every_seconds
     record, resolved = _open(folder)
     if config is not None:
         given = _map_paths(config, lambda p: os.path.relpath(Path(p).absolute(), folder.absolute()))
-        if json.loads(given.to_json()) != record["config"]:
+        stored = json.loads(json.dumps(with_new_fields(record["config"])))  # fields added since: defaults
+        if json.loads(given.to_json()) != stored:
             raise JaxsrError(f"{folder}: --config differs from the campaign's stored config (campaign.json); "
                              "a campaign keeps its config: omit --config to continue it")
     env, changes = environment(resolved), []

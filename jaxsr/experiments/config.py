@@ -44,7 +44,7 @@ def get_config(name: str) -> ml_collections.ConfigDict:
     c.optim.decay_every_steps = -1  # Resolved from decay_every_epochs × steps per epoch.
     c.optim.weight_decay = 1e-4
     c.optim.momentum = 0.9
-    c.optim.clip_theta = 1e-3  # As configs/vdsr.py (θ is not printed in the paper).
+    c.optim.clip_theta = 1e-4  # As configs/vdsr.py (θ is not printed in the paper).
 
     # How a group's variants share the jitted step: "vmap", "loop" (unrolled) or "auto" (loop on CPU,
     # where grouped convolutions are slow — benchmarks/sweep_step.py —, vmap on GPU/TPU).

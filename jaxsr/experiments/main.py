@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max_seconds", type=float, help="Stop cleanly after S seconds: checkpoints kept, the "
                    "partial results written; rerun the same command to continue.")
     p.add_argument("--eval", help="Comma-separated evaluation datasets under --eval.data_dir (default Set5).")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="Plug-in modules to import first (they register models, losses, metrics): dotted names "
+                   "or .py files, comma-separated or repeated.")
     return p
 
 
@@ -93,14 +96,16 @@ def apply_overrides(config, items) -> None:
 
 def _validate(c) -> None:
     """The experiments' own fields, and every field they share with the training schema (``jaxsr.config``:
-    its enums and value ranges)."""
-    from jaxsr.config import ENUMS, RULES
+    its enums, registries and value ranges)."""
+    from jaxsr.config import RULES
+    from jaxsr.config_check import choices
 
     if not str(c.data.folders).strip():
         raise JaxsrError("--data.folders is required: the training images (the paper: the 91 images, T91)")
     for field, value in _flat(c):
-        if field in ENUMS and value not in ENUMS[field]:
-            raise JaxsrError(f"--{field} must be one of {', '.join(map(repr, ENUMS[field]))}, got {value!r}")
+        allowed = choices(field)
+        if allowed is not None and value not in allowed:
+            raise JaxsrError(f"--{field} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
         if field in RULES and not RULES[field][1](value):
             raise JaxsrError(f"--{field} must be {RULES[field][0]}, got {value!r}")
     if c.optim.name != "sgd":
@@ -156,8 +161,10 @@ def main(argv=None) -> int:
         from absl import logging
 
         from jaxsr.parallel import initialize_distributed
+        from jaxsr.plugins import import_modules
 
         logging.set_verbosity(logging.WARNING)
+        import_modules(args.imports)
         c = get_config(args.experiment)
         apply_overrides(c, rest)
         for key in ("epochs", "steps", "max_seconds"):

@@ -1,10 +1,11 @@
 """Training and evaluating an experiment's grid: vmapped sweeps per shape, resumable, time-bounded.
 
 Layout under ``<workdir>/<experiment>/<group>/``: ``checkpoints/`` (orbax, the stacked sweep state) and
-``record.json`` (the sweep's settings, every evaluation so far, diverged variants). Checkpoints are
-verified (``jaxsr.checkpoint``) as in ``jaxsr.training`` (see ``_Saver``); rerunning continues from the
-newest verified checkpoint and skips evaluations already recorded; a finished group is not retrained.
-A variant whose loss is not finite is a result (diverged, scored None), not an error.
+``record.json`` (the sweep's settings, every evaluation so far, diverged variants). A group trains on the
+one loop (``jaxsr.loop``, as ``jaxsr.training``), so its checkpoints are verified by the same rule;
+rerunning continues from the newest verified checkpoint and skips evaluations already recorded; a
+finished group is not retrained. A variant whose loss is not finite is a result (diverged, scored None),
+not an error (see ``_Sweep``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -29,8 +29,10 @@ from jaxsr.errors import JaxsrError, NonFiniteOutput
 from jaxsr.evaluation import evaluate
 from jaxsr.inference import Upscaler
 from jaxsr.io import atomic_write_bytes
+from jaxsr.loop import Every, Loop
 from jaxsr.monitor import StopRequest, eta
 from jaxsr.parallel import check_batch_size, local_copy, make_mesh, replicate
+from jaxsr.run_spec import build_model, resolve_optim
 from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
 
 __all__ = ["Group", "groups", "run_grid"]
@@ -102,8 +104,7 @@ class _Progress:
 
 def _resolved(c, spe: int) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict(c.to_dict())
-    c.optim.decay_every_steps = int(c.optim.decay_every_epochs * spe) if c.optim.decay_every_steps < 1 \
-        else c.optim.decay_every_steps
+    c.optim = resolve_optim(c.optim, spe)
     return c
 
 
@@ -115,7 +116,7 @@ def run_grid(name: str, c: ml_collections.ConfigDict, workdir: str) -> dict:
     images, _ = training_images(c.data)
     eval_sets = eval_datasets(ml_collections.ConfigDict({**c.eval.to_dict(), "data_dir": _eval_dir(c)}))
     small: list[str] = []
-    spec = models.contract(models.build(c.model.name, 2, **dict(c.model.kwargs)))
+    spec = models.contract(build_model(c.model.name, 2, dict(c.model.kwargs)))
     tables, table_for = {}, lambda scales: build_patch_table(
         [im.image for im in images], scales, c.data.patch_size, spec.channels, spec.upsampling,
         names=[im.name for im in images], on_small=small.append, cache_dir=c.data.cache_dir or f"{workdir}/cache")
@@ -162,8 +163,7 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
         record["step"] = record.get("step", 0)
         return record, total in evaluated
     kwargs = {**dict(c.model.kwargs), "depth": g.depth, "residual": True}
-    dtype = {} if c.compute_dtype == "float32" else {"dtype": jnp.dtype(c.compute_dtype)}
-    model, eval_model = models.build(c.model.name, 2, **kwargs, **dtype), models.build(c.model.name, 2, **kwargs)
+    model, eval_model = build_model(c.model.name, 2, kwargs, c.compute_dtype), build_model(c.model.name, 2, kwargs)
     ckpt = Checkpointer(gdir, keep=2)
     try:
         state = replicate(init_state(model, c.optim, g.variants), mesh)
@@ -178,44 +178,31 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
             print(f"[{name}] {g.name}: resumed at step {step}", flush=True)
         progress.skip(min(step, total) * units)
         mode = c.sweep_mode if c.sweep_mode != "auto" else ("loop" if jax.default_backend() == "cpu" else "vmap")
-        run = make_sweep_runner(c, model, g.variants, tables, mesh, mode)
-        losses = _Losses(g.variants, record, alive)
-        saver = _Saver(ckpt, mesh, losses, None if restored is None else restored[0])
+        run = make_sweep_runner(model, g.variants, tables, mesh, c.optim, c.loss, c.batch_size, mode)
         upscalers: dict = {}
-        stopped, first, logged = False, step, step
-        while True:
-            if step in eval_steps and step not in evaluated and step > 0:
-                losses.check()
-                record["evals"].append(_evaluate(g, eval_model, state, alive, step, spe, eval_sets, c, upscalers,
-                                                 record["diverged"]))
-                evaluated.add(step)
-                record["step"] = step
+        losses = _Losses(g.variants, record, alive)
+
+        def score(at: int, state) -> dict:  # every variant after step ``at`` (None for a diverged one)
+            losses.check()
+            return _evaluate(g, eval_model, state, alive, at, spe, eval_sets, c, upscalers,
+                             record["diverged"])
+
+        def evaluate(at: int) -> None:  # at an evaluation step not yet recorded: score and record it
+            if at in eval_steps and at not in evaluated and at > 0:
+                record["evals"].append(score(at, loop.state))
+                evaluated.add(at)
+                record["step"] = at
                 _write(record_path, record)
-            if step >= total:
-                break
-            if stop.due() and (step > first or stop.signal is not None):  # each run makes one step at least
-                stopped = True
-                break
-            state, metrics = run(state)
-            step += 1
-            losses.add(step, metrics["loss"])
-            saver.confirm_awaiting()  # this step's losses are those of the awaiting checkpoint's params
-            if step % c.log_every_steps == 0 or step == total or step == first + 1:
-                last = losses.check()
-                finite = last[np.isfinite(last)]
-                span = f"{finite.min():.4g}..{finite.max():.4g}" if finite.size else "nan"
-                progress.advance((step - logged) * units,
-                                 f"{g.name} step {step}/{total} (epoch {step / spe:.1f})  loss {span}")
-                logged = step
-            if step % c.checkpoint_every_steps == 0 or step in eval_steps:
-                saver.save(step, state)
-        saver.finish(step, state, run)
+
+        loop = _Sweep(g, c, state, step, total, run, ckpt, mesh, losses, None if restored is None else restored[0],
+                      spe, units, progress, eval_steps, evaluate)
+        evaluate(step)  # a run resumed at an evaluation step not yet recorded
+        state = loop.run(lambda done: stop.due() and (done > 0 or stop.signal is not None))  # one step at least
+        step, stopped = loop.step, loop.step < total
         if stopped:
             print(f"[{name}] {stop.reason()} at {g.name} step {step}: saved; rerun to continue", flush=True)
             if stop.signal is None and 0 < step and step not in evaluated:  # what was reached, for the report
-                losses.check()
-                record["evals"].append(_evaluate(g, eval_model, state, alive, step, spe, eval_sets, c, upscalers,
-                                                 record["diverged"]))
+                record["evals"].append(score(step, state))
         record["step"] = step
         _write(record_path, record)
         return record, not stopped
@@ -257,51 +244,59 @@ class _Losses:
                     self.record["diverged"].setdefault(self.variants[i].name, step)
         return self.last
 
+    def diverge(self, i: int, step: int) -> None:
+        """Mark variant ``i`` diverged at ``step`` (its params went non-finite under a finite loss)."""
+        if self.alive[i]:
+            self.alive[i] = False
+            self.record["diverged"].setdefault(self.variants[i].name, step)
 
-class _Saver:
-    """Verified sweep checkpoints, as ``jaxsr.training``'s loop makes them: a checkpoint saved at step s is
-    confirmed once the losses of its params (those of step s + 1) are known finite for every variant it
-    holds alive. Diverged variants are stored zeroed with ``alive`` 0 (restored as NaN), so one diverging
-    variant never stops the sweep from keeping good checkpoints of the others; a checkpoint in which a
-    variant it holds alive turns out to diverge is discarded, and the next one records the divergence."""
 
-    def __init__(self, ckpt, mesh, losses: _Losses, last_good):
-        self.ckpt, self.mesh, self.losses, self.last_good = ckpt, mesh, losses, last_good
-        self.awaiting = None  # (step, alive) of a saved checkpoint whose params' losses are not known yet
+class _Sweep(Loop):
+    """A group's training on the one loop (``jaxsr.loop``) over the stacked state of its variants. A
+    checkpoint is judged on the losses of the variants it holds alive: diverged variants are stored zeroed
+    with ``alive`` 0 (restored as NaN), so one diverging variant never stops the sweep from keeping good
+    checkpoints of the others; a checkpoint in which a variant it holds alive turns out to diverge is
+    discarded (a result, not an error: the sweep goes on), and the next one records the divergence."""
 
-    def save(self, step: int, state) -> None:
+    def __init__(self, g, c, state, step, total, run, store, mesh, losses: _Losses, last_good, spe, units,
+                 progress, eval_steps, evaluate):
+        super().__init__(state, step, total, lambda st, _: run(st), store, last_good)
+        self.g, self.mesh, self.losses, self.spe, self.units = g, mesh, losses, spe, units
+        self.progress, self.logged = progress, step
+        at = frozenset(eval_steps)  # the last step is one: saved and scored there
+        self.periodic = [Every(c.log_every_steps, self.log, first=True, last=True),
+                         Every(c.checkpoint_every_steps, self.save, last=True, at=at),
+                         Every(0, evaluate, last=True, at=at)]
+
+    def observe(self, step: int, metrics) -> None:
+        self.losses.add(step, metrics["loss"])
+
+    def finite(self) -> bool:
         self.losses.check()
-        host = local_copy(state.params)
+        return not np.any(self.held & ~self.losses.alive)
+
+    def rejected(self, step: int) -> None:
+        pass  # the variants that diverged are recorded; the others train on
+
+    def items(self, step: int) -> tuple:
+        self.losses.check()
+        host = local_copy(self.state.params)
         finite = np.array([all(np.isfinite(a).all() for a in jax.tree_util.tree_leaves(unstack(host, i)))
                            for i in range(len(self.losses.alive))])
         for i in np.flatnonzero(self.losses.alive & ~finite):  # params went non-finite under a finite loss
-            self.losses.alive[i] = False
-            self.losses.record["diverged"].setdefault(self.losses.variants[i].name, step)
+            self.losses.diverge(int(i), step)
         alive = self.losses.alive.copy()
-        self.ckpt.save(step, _masked(state.params, alive, 0.0, self.mesh),
-                       _train_items(state.replace(opt_state=_masked(state.opt_state, alive, 0.0, self.mesh)), alive))
-        self.awaiting = (step, alive)
+        opt_state = _masked(self.state.opt_state, alive, 0.0, self.mesh)
+        return (_masked(self.state.params, alive, 0.0, self.mesh),
+                _train_items(self.state.replace(opt_state=opt_state), alive), alive)
 
-    def confirm_awaiting(self) -> None:
-        if self.awaiting is None:
-            return
-        self.losses.check()
-        step, alive = self.awaiting
-        self.awaiting = None
-        if np.any(alive & ~self.losses.alive) or not self.ckpt.confirm(step):
-            self.ckpt.discard_unconfirmed()
-        else:
-            self.last_good = step
-
-    def finish(self, step: int, state, run) -> None:
-        """Save the final (or interrupted) state unless it is already the last good checkpoint, and confirm
-        it with the losses of one more step made on a copy (the runner donates its input)."""
-        if self.awaiting is None and self.last_good != step:
-            self.save(step, state)
-        if self.awaiting is not None:
-            _, metrics = run(jax.tree_util.tree_map(jnp.copy, state))
-            self.losses.add(step + 1, metrics["loss"])
-            self.confirm_awaiting()
+    def log(self, step: int) -> None:
+        last = self.losses.check()
+        finite = last[np.isfinite(last)]
+        span = f"{finite.min():.4g}..{finite.max():.4g}" if finite.size else "nan"
+        self.progress.advance((step - self.logged) * self.units, f"{self.g.name} step {step}/{self.total} "
+                              f"(epoch {step / self.spe:.1f})  loss {span}")
+        self.logged = step
 
 
 def _write(path: Path, record: dict) -> None:

@@ -7,7 +7,10 @@ from typing import ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxsr.models.registry import register
 
+
+@register("bicubic")
 class Bicubic(nn.Module):
     """Identity on the ILR: the MATLAB-bicubic upsample is already the prediction.
 

@@ -11,15 +11,16 @@ A model class declares (class attributes, ``typing.ClassVar``):
 * ``scale_params``: prefixes of the top-level parameter names whose presence or shape depends on the scale
   (EDSR's ``"upsampler"``, MDSR's ``"up_"``); training's ``init_from`` leaves them freshly initialised.
 
-Optionally ``kwarg_ranges`` (ClassVar): ``{argument: (lo, hi)}`` for its integer (or integer tuple)
+and has a constructor field ``channels`` (1 = Y, 3 = RGB; input and output channels) and a method
+``receptive_radius()`` (input pixels of context each output pixel sees on each side, exactly: tiling uses
+it). Optionally, ``tiny`` (ClassVar, a dict): constructor arguments of a small instance, with which
+``tests/test_model_contract.py`` checks every registered model (default: the registered arguments). And
+optionally ``kwarg_ranges`` (ClassVar): ``{argument: (lo, hi)}`` for its integer (or integer tuple)
 constructor arguments; :func:`check_kwargs` checks arguments from outside (a weights file, a run's config)
 against the fields, their types and these ranges before anything is built (``depth=10**7`` never hangs).
 
-and has a constructor field ``channels`` (1 = Y, 3 = RGB; input and output channels) and a method
-``receptive_radius()`` (input pixels of context each output pixel sees on each side; tiling uses it).
-
-:func:`contract` gives a model's (or a registered name's) :class:`ModelSpec`; :func:`apply` calls any model
-at a scale; :func:`build` constructs a registered model for a scale.
+:func:`spec_of` gives a built model's :class:`ModelSpec`; :func:`apply` calls any model at a scale. The
+registry (names, ``build``, ``contract`` of a name) is :mod:`jaxsr.models.registry`.
 """
 
 from __future__ import annotations

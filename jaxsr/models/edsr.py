@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxsr.models.registry import register
+
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)  # RGB mean of DIV2K, subtracted at the input, added at the output
 
 
@@ -80,6 +82,8 @@ class MeanShift(nn.Module):
         return y.astype(jnp.float32) / self.rgb_range + jnp.asarray(DIV2K_MEAN, jnp.float32)
 
 
+@register("edsr_baseline", num_blocks=16, features=64, res_scale=1.0)
+@register("edsr", num_blocks=32, features=256, res_scale=0.1)
 class EDSR(nn.Module):
     """Enhanced deep residual network for one scale.
 
@@ -102,10 +106,11 @@ class EDSR(nn.Module):
     scale_params: ClassVar[tuple] = ("upsampler",)  # its shape depends on the scale
     kwarg_ranges: ClassVar[dict] = {"scale": (2, 16), "num_blocks": (1, 256), "features": (1, 2048),
                                     "channels": (1, 3)}
+    tiny: ClassVar[dict] = {"num_blocks": 1, "features": 4}
 
     def receptive_radius(self) -> int:
         """LR pixels of context on each side (head, 2 per block, body end, upsampler and tail convs)."""
-        return 2 * self.num_blocks + 5
+        return 2 * self.num_blocks + 4
 
     @nn.compact
     def __call__(self, x):

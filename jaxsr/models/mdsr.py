@@ -14,8 +14,11 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxsr.models.edsr import MeanShift, ResBlock, Upsampler, conv
+from jaxsr.models.registry import register
 
 
+@register("mdsr_baseline", num_blocks=16, features=64)
+@register("mdsr", num_blocks=80, features=64)
 class MDSR(nn.Module):
     """Input: LR NHWC float32 RGB in [0, 1]; ``__call__(x, scale)`` → (N, s·H, s·W, 3) float32.
 
@@ -36,10 +39,11 @@ class MDSR(nn.Module):
     scale_params: ClassVar[tuple] = ("up_",)  # the per-scale upsamplers (pre_s blocks share shapes)
     kwarg_ranges: ClassVar[dict] = {"scales": (2, 16), "num_blocks": (1, 256), "features": (1, 2048),
                                     "channels": (1, 3)}
+    tiny: ClassVar[dict] = {"num_blocks": 1, "features": 4}
 
     def receptive_radius(self) -> int:
         """LR pixels of context on each side (EDSR's plus two 5×5 residual blocks)."""
-        return 2 * self.num_blocks + 13
+        return 2 * self.num_blocks + 12
 
     def setup(self):
         self.shift = MeanShift(self.rgb_range)

@@ -7,7 +7,11 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxsr.models.registry import register
 
+
+@register("srcnn")
+@register("srcnn_955", filters=(9, 5, 5))
 class SRCNN(nn.Module):
     """Patch extraction, non-linear mapping, reconstruction.
 
@@ -30,6 +34,7 @@ class SRCNN(nn.Module):
     scale_mode: ClassVar[str] = "any"
     scale_params: ClassVar[tuple] = ()
     kwarg_ranges: ClassVar[dict] = {"filters": (1, 63), "features": (1, 4096), "channels": (1, 3)}
+    tiny: ClassVar[dict] = {"features": (4, 4)}
 
     def receptive_radius(self) -> int:
         """Pixels of context each output pixel sees on each side."""
