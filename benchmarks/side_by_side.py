@@ -59,7 +59,8 @@ else:
         from torch import nn
         layers = []
         for i in range(20):
-            layers += [nn.Conv2d(1 if i == 0 else 64, 1 if i == 19 else 64, 3, padding=1)] + ([nn.ReLU(True)] if i < 19 else [])
+            layers.append(nn.Conv2d(1 if i == 0 else 64, 1 if i == 19 else 64, 3, padding=1))
+            layers += [nn.ReLU(True)] if i < 19 else []
         seq = nn.Sequential(*layers).to(memory_format=torch.channels_last).eval()
         x = torch.rand(1, 1, *{shape!r}).contiguous(memory_format=torch.channels_last)
         amp = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16")
@@ -117,7 +118,8 @@ def run_task(task, workers, dtypes, rounds, steps):
 
 
 def table(rows) -> str:
-    out = ["| task | worker | dtype | median ms | / torch f32 | / torch bf16 | rounds (ms) |", "|---|---|---|---|---|---|---|"]
+    out = ["| task | worker | dtype | median ms | / torch f32 | / torch bf16 | rounds (ms) |",
+           "|---|---|---|---|---|---|---|"]
     for task in dict.fromkeys(r["task"] for r in rows):
         mine = [r for r in rows if r["task"] == task]
         ref = {r["dtype"]: r["ms"] for r in mine if r["worker"].startswith("torch")}

@@ -80,10 +80,10 @@ class Upscaler:
         untiled output (zero padding only ever happens at the image's own borders); all tiles share one
         shape (border tiles shift inwards), so one compilation serves a whole image.
       tile_batch: tiles per device call.
-      precision: the model's compute dtype, "float32" (default; evaluation always uses it), "bfloat16"
-        (the model's ``dtype``: its convolutions in bfloat16, params and the bicubic/residual path in float32), or "auto"
-        (:func:`resolve_precision`). ``precision`` holds the resolved one. A model without a ``dtype``
-        field (bicubic) always computes in float32.
+      precision: the model's compute dtype: "float32" (default; evaluation always uses it), "bfloat16"
+        (the model's ``dtype``: its convolutions in bfloat16; params, the bicubic and the residual path stay
+        float32) or "auto" (:func:`resolve_precision`); ``precision`` holds the resolved one. A model
+        without a ``dtype`` field (bicubic) always computes in float32.
 
     ``on_tiles``: None or ``callable(done, total)``, called after each device call of a tiled image (progress).
     ``compilations``: how many executables this upscaler compiled (one per input shape).

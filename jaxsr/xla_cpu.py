@@ -6,7 +6,7 @@ Chosen per jaxlib series and purpose by measurement (benchmarks/NOTES.md):
 * **Process-wide (``XLA_FLAGS``), jaxlib 0.10 and 0.12:** ``FLAG`` =
   ``--xla_cpu_experimental_ynn_fusion_type=-individual_convolution``. Both series compile CPU convolutions
   with YNNPACK (``__ynn_fusion``), whose **weight gradient** (a convolution whose window is the whole 41×41
-  patch and whose output is 3×3) runs 3–4× slower than Eigen's: a float32 VDSR training step is ≈1.6–2.4×
+  patch and whose output is 3×3) runs 3–4× slower than Eigen's: a float32 VDSR training step is ≈2.1–2.4×
   slower with it. The flag sends convolutions to Eigen and keeps YNNPACK for dots and reductions; results
   agree with YNNPACK's to float32 rounding. On jaxlib 0.10 this is the only thing jaxsr does: the
   ``XLA_FLAGS`` string ``import jaxsr`` makes there is the same as before jaxlib 0.12 was supported (a
@@ -16,7 +16,7 @@ Chosen per jaxlib series and purpose by measurement (benchmarks/NOTES.md):
   ``__onednn$convolution`` calls (oneDNN; AMX ``brg_conv`` kernels for bfloat16 on CPUs that have AMX). jaxsr
   passes them as ``jax.jit(..., compiler_options=...)`` where they were measured faster: inference
   (:class:`jaxsr.inference.Upscaler`: float32 and bfloat16) and the bfloat16 training step. The float32
-  training step keeps Eigen (oneDNN's float32 weight gradient measured slower). ``xla_cpu_use_onednn``
+  training step keeps Eigen (with oneDNN it measured 1.7× slower). ``xla_cpu_use_onednn``
   alone, without the custom-call flag, makes bfloat16 convolutions ~50× slower: the two go together.
 
 Nothing is set when:
@@ -32,13 +32,14 @@ Nothing is set when:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 from importlib import metadata
 
 __all__ = ["FLAG", "KNOWN_JAXLIB", "OPT_OUT", "ONEDNN", "JIT_OPTIONS", "apply", "decide", "compiler_options",
-           "jit_options_for", "cpu_has_amx", "bf16_is_fast"]
+           "jit_options_for", "cpu_has_amx", "bf16_is_fast", "describe"]
 
 FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 OPT_OUT = "JAXSR_XLA_CPU_DEFAULTS"
@@ -97,6 +98,7 @@ def compiler_options(purpose: str, dtype="float32", backend: str | None = None) 
     return jit_options_for(os.environ, _jaxlib_version(), purpose, jnp.dtype(dtype).name) or None
 
 
+@functools.lru_cache(maxsize=8)
 def cpu_has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether this CPU has AMX with bfloat16 (``amx_bf16`` among the Linux CPU flags)."""
     try:

@@ -88,7 +88,7 @@ def test_evaluation_stays_float32(monkeypatch, tmp_path):
     from jaxsr.weights import save_params
 
     monkeypatch.setattr(xla_cpu, "bf16_is_fast", lambda backend=None: True)
-    save_params(init_params(models.get("vdsr"), seed=0), tmp_path / "w.msgpack")
+    save_params(tmp_path / "w.msgpack", init_params(models.get("vdsr"), seed=0))
     factory, _ = upscaler_factory("vdsr", weights=str(tmp_path / "w.msgpack"))
     assert factory(2).precision == "float32"
     assert Upscaler(models.get("vdsr", depth=3, features=4), {}, 2).precision == "float32"
@@ -101,7 +101,7 @@ def test_upscale_cli_precision(tmp_path):
     from jaxsr.weights import save_params
 
     Image.fromarray((np.random.default_rng(0).random((10, 12, 3)) * 255).astype(np.uint8)).save(tmp_path / "a.png")
-    save_params(init_params(models.get("vdsr"), seed=0), tmp_path / "w.msgpack")
+    save_params(tmp_path / "w.msgpack", init_params(models.get("vdsr"), seed=0))
     out = {}
     for precision in ("float32", "bfloat16", "auto"):
         assert upscale_main([str(tmp_path / "a.png"), "--output_dir", str(tmp_path / precision), "--scale", "2",

@@ -48,7 +48,7 @@ def test_jit_options_per_series_purpose_and_dtype():
     for purpose, dtype in [("inference", "float32"), ("inference", "bfloat16"), ("train", "bfloat16")]:
         assert opts({}, "0.12.0.1", purpose, dtype) == xla_cpu.ONEDNN
         assert opts({}, "0.10.2", purpose, dtype) == {}  # jaxlib 0.10 has no oneDNN convolutions: nothing new
-    assert opts({}, "0.12.0.1", "train", "float32") == {}  # oneDNN's f32 weight gradient is slower than Eigen's
+    assert opts({}, "0.12.0.1", "train", "float32") == {}  # f32 training: Eigen (oneDNN measured slower)
     assert opts({xla_cpu.OPT_OUT: "0"}, "0.12.0.1", "inference", "bfloat16") == {}
     assert opts({"XLA_FLAGS": "--xla_cpu_use_onednn=false"}, "0.12.0.1", "inference", "bfloat16") == {}
     assert opts({}, "0.13.0", "inference", "bfloat16") == {} and opts({}, None, "inference", "bfloat16") == {}
