@@ -48,6 +48,8 @@ flags.DEFINE_list("metrics", ["psnr", "ssim"], "Metrics to score, in table order
 flags.DEFINE_bool("no_progress", False, "No progress bar on stderr.")
 flags.DEFINE_list("import", [], "Plug-in modules to import first (they register models, metrics, losses): dotted "
                   "names or .py files; a training run's own imports are imported too.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --results_json, --report and --save_images outputs "
+                  "(without it they are never replaced, even by another run writing them at the same time).")
 FLAGS = flags.FLAGS
 
 MAX_SCALE = 16
@@ -55,6 +57,7 @@ MAX_SCALE = 16
 
 def main(argv):
     import sys
+    from pathlib import Path
 
     from jaxsr.cli import absl_main, parse_scales
     from jaxsr.checkpoint import read_run_config
@@ -83,10 +86,15 @@ def main(argv):
             raise JaxsrError("--workdir evaluates a training run with its own model and params: drop --weights and "
                              "--model (or pass the run folder as --weights RUN with its --model)")
         # Every output is checked before any work, so that nothing is lost at the end.
+        overwrite = FLAGS.overwrite
         if FLAGS.results_json:
             writable_file(FLAGS.results_json, "--results_json")
+            if Path(FLAGS.results_json).exists() and not overwrite:
+                raise JaxsrError(f"--results_json {FLAGS.results_json}: exists (pass --overwrite to replace it)")
         images_dir = FLAGS.save_images and writable_dir(FLAGS.save_images, "--save_images")
         report_dir = FLAGS.report and writable_dir(FLAGS.report, "--report")
+        if report_dir and (report_dir / "index.html").exists() and not overwrite:
+            raise JaxsrError(f"--report {report_dir}: holds a report (index.html; pass --overwrite to replace it)")
         images_dir = images_dir or report_dir  # the report's crops go into its own folder by default
         factory, label = upscaler_factory(FLAGS.model, FLAGS.weights, FLAGS.workdir, FLAGS.self_ensemble)
         run_config = read_run_config(FLAGS.workdir) if FLAGS.workdir else None
@@ -103,6 +111,13 @@ def main(argv):
             datasets = eval_datasets(run_config.eval)
         else:
             raise JaxsrError("--data_dir is required (or --workdir of a training run)")
+        for dataset in datasets if images_dir and not overwrite else ():
+            for s in scales:
+                folder = Path(images_dir) / dataset / f"x{s}"
+                if folder.is_dir() and any(folder.iterdir()):
+                    flag = "--save_images" if FLAGS.save_images else "--report"
+                    raise JaxsrError(f"{flag} {images_dir}: {folder} holds earlier outputs (pass --overwrite to "
+                                     "replace them)")
         model = run_config.model.name if run_config is not None else FLAGS.model
         note = scale_note(model, FLAGS.workdir or FLAGS.weights, scales)
         if note:
@@ -110,7 +125,7 @@ def main(argv):
         errors: list[str] = []
         results = evaluate(factory, datasets, scales, save_images=images_dir, progress=not FLAGS.no_progress,
                            gray_as_rgb=FLAGS.gray_as_rgb, errors=errors, label=label,
-                           protocol=protocol, metrics=metrics)
+                           protocol=protocol, metrics=metrics, overwrite=overwrite)
         print(markdown_table(results, label))
         settings = {"self_ensemble": FLAGS.self_ensemble, "gray_as_rgb": FLAGS.gray_as_rgb,
                     "datasets": list(datasets)}
@@ -119,12 +134,15 @@ def main(argv):
         meta = results_metadata(model, label, FLAGS.weights, FLAGS.workdir, scales, **settings)
         if FLAGS.results_json:
             record = {"meta": meta, "results": results}
-            atomic_write_bytes(FLAGS.results_json, (json.dumps(record, indent=2) + "\n").encode())
+            atomic_write_bytes(FLAGS.results_json, (json.dumps(record, indent=2) + "\n").encode(),
+                               overwrite=overwrite)
         if report_dir:
-            print(f"report: {write_report(report_dir, results, meta, images_dir)}", file=sys.stderr)
-        if errors:
-            raise JaxsrError(f"{len(errors)} image(s) could not be scored (listed above); the table scores "
-                             "the others")
+            print(f"report: {write_report(report_dir, results, meta, images_dir, overwrite)}", file=sys.stderr)
+        if errors:  # counted as the table counts them: per dataset and scale
+            counts = [f"{d} x{sc}: {r['failed']} of {r['failed'] + r['images'] + len(r.get('exact', ()))}"
+                      for d, by_scale in results.items() for sc, r in by_scale.items() if r["failed"]]
+            raise JaxsrError(f"images could not be scored ({', '.join(counts) or f'{len(errors)} error(s)'}; "
+                             "listed above); the table scores the others")
 
     return absl_main(argv, run)
 

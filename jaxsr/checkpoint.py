@@ -15,9 +15,13 @@ digest (a truncated file, flipped bytes) with one ``note:`` line naming it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
+import logging
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -30,14 +34,17 @@ from jaxsr.errors import JaxsrError
 from jaxsr.parallel import local_copy
 from jaxsr.weights import init_params
 
-__all__ = ["Checkpointer", "digest", "check_run_folder", "read_run_config", "write_run_config",
-           "restore_params"]
+__all__ = ["Checkpointer", "digest", "check_run_folder", "run_folder_lock", "read_run_config",
+           "write_run_config", "restore_params"]
 
 DIGEST = "jaxsr_digest.json"
 
 
 def _first_line(e: BaseException) -> str:
     text = (e.strerror if isinstance(e, OSError) and e.strerror else str(e)).strip()
+    code = re.search(r"\[os_error_code='(\d+)'\]", text)  # tensorstore's wording of an OS error (a full disk)
+    if code:
+        return os.strerror(int(code.group(1)))
     text = text.split(" See full TensorStore details")[0]
     return text.splitlines()[0][:200] if text else type(e).__name__
 
@@ -53,6 +60,36 @@ def digest(tree) -> tuple[str, bool]:
     return h.hexdigest(), finite
 
 
+class _OrbaxErrors(logging.Filter):
+    """orbax logs a failed background save (a full disk) with a traceback from each of its threads, then
+    raises it from ``wait_until_finished``, which :class:`Checkpointer` turns into one ``error:`` line: the
+    logs are dropped."""
+
+    def filter(self, record) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        if f"{os.sep}orbax{os.sep}" in str(record.pathname):
+            return False
+        # asyncio, when it collects an orbax write task that failed: "Task exception was never retrieved"
+        return not (record.name == "asyncio" and f"{os.sep}orbax{os.sep}" in record.getMessage())
+
+
+def _quiet_orbax() -> None:
+    for logger in (logging.getLogger("absl"), logging.getLogger("asyncio")):
+        if not any(isinstance(f, _OrbaxErrors) for f in logger.filters):
+            logger.addFilter(_OrbaxErrors())
+    if not getattr(sys.unraisablehook, "_jaxsr", False):  # tensorstore calling back into orbax's closed loop
+        previous = sys.unraisablehook
+
+        def hook(unraisable):
+            e = unraisable.exc_value
+            if not (isinstance(e, RuntimeError) and str(e) == "Event loop is closed"):
+                previous(unraisable)
+
+        hook._jaxsr = True
+        sys.unraisablehook = hook
+
+
 class Checkpointer:
     """``CheckpointManager`` over ``<workdir>/checkpoints`` (async saves) that keeps ``keep`` verified
     checkpoints. ``create=False`` opens a run read-only (evaluation)."""
@@ -64,6 +101,7 @@ class Checkpointer:
         self.manager = None
         if not create and not self.path.is_dir():
             return
+        _quiet_orbax()
         options = ocp.CheckpointManagerOptions(max_to_keep=None, create=create)
         self.manager = ocp.CheckpointManager(self.path, options=options)
 
@@ -161,13 +199,17 @@ class Checkpointer:
         return None, out
 
     def close(self) -> None:
-        """Wait for pending saves and release the manager (idempotent)."""
+        """Wait for pending saves and release the manager (idempotent); a failed save is the JaxsrError of
+        :meth:`wait`, not the traceback orbax raises again while closing."""
         if self.manager is not None:
             try:
                 self.wait()
             finally:
-                self.manager.close()
-                self.manager = None
+                manager, self.manager = self.manager, None
+                try:
+                    manager.close()
+                except Exception:  # noqa: BLE001 — the failed save, reported by wait() (now or before)
+                    pass
 
 
 def check_run_folder(workdir, config: ml_collections.ConfigDict) -> None:
@@ -179,10 +221,17 @@ def check_run_folder(workdir, config: ml_collections.ConfigDict) -> None:
     path = Path(workdir)
     if path.exists() and not path.is_dir():
         raise JaxsrError(f"--workdir {workdir}: not a folder")
+    if (path / "checkpoints").exists() and not (path / "checkpoints").is_dir():
+        raise JaxsrError(f"--workdir {workdir}: {path / 'checkpoints'} is not a folder (the run's checkpoints "
+                         "go there); move it away or use another --workdir")
     ckpt = Checkpointer(workdir, create=False)
     trained = bool(ckpt.steps())
     ckpt.close()
-    if trained and (path / "config.json").exists():
+    if trained and not (path / "config.json").exists():
+        raise JaxsrError(f"--workdir {workdir} holds checkpoints but no config.json, so the config they were "
+                         "trained with is unknown; refusing to adopt them (restore config.json or use another "
+                         "--workdir)")
+    if trained:
         changes = config_changes(config, read_run_config(workdir))
         if changes:
             raise JaxsrError(f"--workdir {workdir} holds a run trained with another config: {'; '.join(changes)}; "
@@ -195,6 +244,28 @@ def check_run_folder(workdir, config: ml_collections.ConfigDict) -> None:
             pass
     except OSError as e:
         raise JaxsrError(f"--workdir {workdir}: cannot write there ({_first_line(e)})") from None
+
+
+@contextlib.contextmanager
+def run_folder_lock(workdir, flag: str = "--workdir"):
+    """Own a run folder (created if missing) while training in it: ``jaxsr.io.folder_lock`` (one process at a
+    time; a second gets one ``error:`` line naming the holder; a killed holder's lock is released by the
+    kernel). Taken by process 0 only (the processes of one multi-host run share the folder); URLs
+    (``gs://``) are not locked."""
+    from jaxsr.io import folder_lock
+
+    path = Path(workdir)
+    if "://" in str(workdir) or jax.process_index() != 0:
+        yield
+        return
+    if path.exists() and not path.is_dir():
+        raise JaxsrError(f"{flag} {workdir}: not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise JaxsrError(f"{flag} {workdir}: cannot write there ({_first_line(e)})") from None
+    with folder_lock(path, flag):
+        yield
 
 
 def write_run_config(workdir, config: ml_collections.ConfigDict) -> None:

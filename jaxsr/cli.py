@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Callable
 
 from jaxsr.errors import JaxsrError, UsageError
 
-__all__ = ["run_cli", "parse_scales", "absl_main", "absl_run", "parse_flags_or_exit"]
+__all__ = ["run_cli", "parse_scales", "absl_main", "absl_run", "parse_flags_or_exit", "OneLineParser"]
 
 
 def run_cli(fn: Callable[[], int | None], interrupted: str = "interrupted") -> int:
@@ -32,6 +33,14 @@ def run_cli(fn: Callable[[], int | None], interrupted: str = "interrupted") -> i
         print(f"error: {interrupted}", file=sys.stderr)
         return 130
     return status if isinstance(status, int) else 0
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors (``--scale 2.5``, a missing argument) are one ``error:`` line
+    and exit status 2, as every other error of jaxsr's commands; ``--help`` is unchanged."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parse_scales(values) -> list[int]:

@@ -99,8 +99,8 @@ ENUMS = {
 _POSITIVE = ("a positive integer", lambda v: v >= 1)
 _AUTO = ("-1 (derived) or a positive integer", lambda v: v == -1 or v >= 1)
 _UNIT = ("in [0, 1)", lambda v: 0 <= v < 1)
-_SCALES = ("a non-empty list of distinct integers >= 1",
-           lambda v: len(v) > 0 and all(s >= 1 for s in v) and len(set(v)) == len(v))
+_SCALES = ("a non-empty list of distinct integers from 2 to 16 (x1 is no super-resolution: its PSNR is infinite)",
+           lambda v: len(v) > 0 and all(2 <= s <= 16 for s in v) and len(set(v)) == len(v))
 # Value ranges: field → (description, predicate).
 RULES = {
     "data.scales": _SCALES, "eval.scales": _SCALES, "data.patch_size": _POSITIVE, "batch_size": _POSITIVE,

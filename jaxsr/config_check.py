@@ -107,6 +107,10 @@ def _check_model_kwargs(name: str, kwargs: dict) -> None:
         default = own[key]
         if isinstance(default, (bool, int, float, tuple)) and not _type_ok(value, default):
             raise JaxsrError(f"{field} must be {_type_name(type(default)())}, got {value!r}")
+        cls = type(models.get(name))
+        lo, hi = getattr(cls, "kwarg_ranges", {}).get(key, (1, None))
+        if hi is not None and not all(v <= hi for v in ints):  # e.g. depth=10**7 would take hours to build
+            raise JaxsrError(f"{field} must be in {lo}..{hi} ({cls.__name__}'s declared range), got {value!r}")
 
 
 def check_config(config) -> None:

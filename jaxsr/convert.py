@@ -13,15 +13,15 @@ from pathlib import Path
 from jaxsr import models
 from jaxsr.errors import JaxsrError
 from jaxsr.matfiles import read_mat
-from jaxsr.weights import load_weights, save_params
+from jaxsr.weights import check_finite, load_weights, save_params
 
 __all__ = ["convert", "main"]
 
 
 def _parser():
-    import argparse
+    from jaxsr.cli import OneLineParser
 
-    p = argparse.ArgumentParser(prog="python -m jaxsr.convert", description=(
+    p = OneLineParser(prog="python -m jaxsr.convert", description=(
         "Convert published weights to a jaxsr .msgpack params file: the VDSR or SRCNN authors' .mat, or an "
         "EDSR-PyTorch .pt/.pth (read without torch and without running pickle code)."))
     p.add_argument("source", help="VDSR_Official.mat, SRCNN_9-5-5_ImageNet_x2.mat, or an EDSR-PyTorch "
@@ -49,7 +49,9 @@ def convert(source, output, model_name: str | None = None, scale: int | None = N
                                                  else "exists (pass --overwrite to replace it)"))
     if source.suffix.lower() == ".mat":
         family, params, kwargs = read_mat(source)
-        save_params(output, params, kwargs)  # the file keeps the network it holds (SRCNN: filters, borders)
+        check_finite(params, str(source))
+        # the file keeps the network it holds (SRCNN: filters, borders); never over a file that appeared since
+        save_params(output, params, kwargs, overwrite=overwrite)
         return f"{family.upper()} {kwargs}"
     if model_name is None:
         raise JaxsrError(f"{source}: pass --model (and --scale for EDSR), e.g. --model edsr_baseline --scale 2")
@@ -59,7 +61,7 @@ def convert(source, output, model_name: str | None = None, scale: int | None = N
         if scale is None:
             raise JaxsrError(f"--model {model_name} is built for one scale: pass --scale")
         model = models.build(model_name, scale)
-    save_params(output, load_weights(source, model))
+    save_params(output, load_weights(source, model), overwrite=overwrite)
     return f"{model_name}" + (f" x{scale}" if fixed else "")
 
 

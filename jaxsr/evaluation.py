@@ -24,7 +24,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from jaxsr.errors import JaxsrError
+from jaxsr.errors import JaxsrError, NonFiniteOutput
 from jaxsr.inference import Upscaler, colorize
 from jaxsr.metrics import (DEFAULT_METRICS, check_metrics, format_scores, get_metric, metric_label,
                            result_metrics)
@@ -40,21 +40,30 @@ __all__ = ["evaluate_image", "evaluate", "markdown_table"]
 _TIMES = ("seconds", "seconds_with_compile")
 
 
+_EXACT = -1.0  # "ok" of an image some output reproduces exactly (an infinite PSNR): left out, not failed
+
+
+class _Exact(JaxsrError):
+    """An output equals the HR image exactly, so a metric (PSNR) is infinite: reported, not averaged."""
+
+
 def _keys(metrics) -> tuple[str, ...]:
     """Per-image row layout: each metric, its bicubic figure, the times, and "ok" (0 for an image that
-    could not be read or scored, left out of the means)."""
+    could not be read or scored, ``_EXACT`` for one reproduced exactly; both left out of the means)."""
     return (*metrics, *(f"bicubic_{m}" for m in metrics), *_TIMES, "ok")
 
 
 def _summary(rows: np.ndarray, names: list[str], keys: tuple[str, ...]) -> dict:
     """Means over the scored images of an (images, len(keys)) array, in the ``--results_json`` layout;
-    figures are None when no image could be scored."""
-    ok = rows[:, -1] > 0
+    figures are None when no image could be scored; ``exact`` (only when some) lists the images an output
+    reproduced exactly (PSNR infinite), which are left out of the means but not failed."""
+    ok, exact = rows[:, -1] > 0, rows[:, -1] == _EXACT
     mean = rows[ok].mean(axis=0) if ok.any() else [None] * len(keys)
     out = {k: None if v is None else float(v) for k, v in zip(keys, mean)}
     per_image = [{"name": n, **{k: float(v) for k, v in zip(keys[:-1], r)}} for n, r, good in zip(names, rows, ok)
                  if good]
-    return {**{k: out[k] for k in keys[:-3]}, "images": int(ok.sum()), "failed": int((~ok).sum()),
+    return {**{k: out[k] for k in keys[:-3]}, "images": int(ok.sum()), "failed": int((~ok & ~exact).sum()),
+            **({"exact": [n for n, e in zip(names, exact) if e]} if exact.any() else {}),
             "seconds_per_image": out["seconds"], "seconds_per_image_with_compile": out["seconds_with_compile"],
             "per_image": per_image}
 
@@ -68,8 +77,9 @@ def evaluate_image(hr: np.ndarray, upscaler: Upscaler, protocol: str = DEFAULT_P
       bicubic_y, hr) where the images are the mod-cropped HR and the (sH, sW) Y predictions in [0, 1] as
       scored.
     Raises:
-      JaxsrError: the image is too small to score at this scale (SSIM's 11×11 window after shaving), or
-        an unknown metric.
+      JaxsrError: the image is too small to score at this scale (SSIM's 11×11 window after shaving), an
+        unknown metric, or an output that reproduces the HR image exactly (an infinite PSNR: no number).
+      NonFiniteOutput: the model's output is not finite (broken weights).
     """
     scores, images = _score_image(hr, upscaler, protocol, check_metrics(metrics))
     return scores, images["sr_y"], images["bicubic_y"], images["hr"]
@@ -94,6 +104,9 @@ def _score_image(hr: np.ndarray, upscaler: Upscaler, protocol: str, metrics, rgb
         lr = as_stored(imresize(as_stored(hr, protocol), 1 / s), protocol)
         sr_rgb = upscaler.upscale(lr)
         sr_y = protocol_hr_y(sr_rgb, protocol)  # 'matlab': Y of the uint8 RGB output
+    if not np.isfinite(sr_y).all():  # never scored: 'matlab' would round NaN to 0 as MATLAB does
+        raise NonFiniteOutput(f"{getattr(upscaler, 'source', 'the model')}: the model's output is not finite "
+                              f"(NaN or inf) at x{s}: broken weights; nothing scored or written")
     sr_y = scored(sr_y, protocol)
     seconds, compiling = upscaler.last_seconds, upscaler.last_compile_seconds
     images = {"hr": hr, "hr_y": hr_y, "sr_y": sr_y, "bicubic_y": bicubic_y}
@@ -106,6 +119,9 @@ def _score_image(hr: np.ndarray, upscaler: Upscaler, protocol: str, metrics, rgb
             scores[prefix + m] = float(metric.fn(images[f"{which}_{metric.space}"], images[f"hr_{metric.space}"], s))
             if np.isnan(scores[prefix + m]):
                 raise JaxsrError(f"metric {m!r} gave NaN for the {'bicubic' if prefix else 'model'} output")
+            if np.isinf(scores[prefix + m]):
+                raise _Exact(f"the {'bicubic' if prefix else 'model'} output equals the HR image exactly "
+                             f"({metric.label} infinite)")
     return {**scores, "seconds": seconds, "seconds_with_compile": seconds + compiling}, images
 
 
@@ -134,7 +150,7 @@ def _too_small(shape, s: int) -> str | None:
 def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[str, Collection],
              scales, save_images=None, progress: bool = True, gray_as_rgb: bool = False,
              errors: list | None = None, label: str = "model", protocol: str = DEFAULT_PROTOCOL,
-             metrics=DEFAULT_METRICS) -> dict:
+             metrics=DEFAULT_METRICS, overwrite: bool = True) -> dict:
     """Evaluate on datasets; returns the ``--results_json`` dict.
 
     Args:
@@ -152,6 +168,7 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
       protocol: ``"matlab"`` (uint8 quantization as the papers' scripts) or ``"float"``; see
         ``jaxsr.protocol``.
       metrics: names of registered metrics (``jaxsr.metrics.register_metric``), in table order.
+      overwrite: False never replaces a file under ``save_images`` (``FileExistsError``).
 
     Returns:
       ``{dataset: {str(scale): {<metric>..., "bicubic_<metric>"..., "images", "failed",
@@ -170,6 +187,7 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
     mine = sum(len(range(rank, len(images), ranks)) for images in datasets.values())
     bar = tqdm(total=mine * len(scales), disable=not progress, file=sys.stderr, unit="img", dynamic_ncols=True)
     names = {d: [] for d in datasets}
+    broken = None  # the NonFiniteOutput that stops this process's scoring (raised on every process below)
 
     def failed(message: str) -> None:
         if errors is None:
@@ -184,7 +202,7 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
                 [f"{name}/{item.name}: {p}" for p in (_too_small(item.image.shape, s) for s in scales) if p]
             if problems and errors is None:
                 raise JaxsrError(problems[0])  # on every process, before any collective
-            if i % ranks != rank:
+            if i % ranks != rank or broken is not None:
                 continue
             if getattr(item, "error", None):
                 failed(item.error)
@@ -199,14 +217,23 @@ def evaluate(upscaler_for_scale: Callable[[int], Upscaler], datasets: Mapping[st
                 bar.set_description(f"{name} x{s} {item.name}")
                 try:
                     scores, out = _score_image(image, upscalers[s], protocol, metrics, rgb=bool(save_images))
+                except NonFiniteOutput as e:
+                    broken = NonFiniteOutput(f"{e} (first seen on {name}/{item.name})")
+                    break
+                except _Exact as e:
+                    rows[name, s][i, -1] = _EXACT
+                    bar.write(f"note: {name}/{item.name}: x{s}: {e}; left out of the means", file=sys.stderr)
                 except JaxsrError as e:
                     failed(f"{name}/{item.name}: {e}")
                 else:
                     rows[name, s][i] = [*(scores[k] for k in keys[:-1]), 1.0]
                     if save_images:
-                        save_outputs(Path(save_images) / name / f"x{s}", item.name, out, s, scores, label)
+                        save_outputs(Path(save_images) / name / f"x{s}", item.name, out, s, scores, label,
+                                     overwrite=overwrite)
                 bar.update(1)
     bar.close()
+    if allgather(np.array([broken is not None], np.float64)).any():  # every process stops, none hangs
+        raise broken or NonFiniteOutput("the model's output is not finite (NaN or inf) on another process")
     results = {}
     for (d, s), local in rows.items():
         gathered = allgather(local)  # (processes, images, keys); image i was scored by process i % ranks
@@ -227,7 +254,10 @@ def markdown_table(results: dict, model_name: str = "model") -> str:
              "|---|---|---|---|---|"]
     for dataset, by_scale in results.items():
         for scale, r in by_scale.items():
-            name = dataset + (f" ({r['failed']} of {r['failed'] + r['images']} failed)" if r.get("failed") else "")
+            total = r["failed"] + r["images"] + len(r.get("exact", ()))
+            name = dataset + (f" ({r['failed']} of {total} failed)" if r.get("failed") else "")
+            if r.get("exact"):
+                name += f" ({len(r['exact'])} of {total} reproduced exactly, left out)"
             if not r["images"]:
                 lines.append(f"| {name} | x{scale} | – | – | – |")
                 continue

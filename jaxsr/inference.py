@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsr import models, xla_cpu
+from jaxsr.errors import NonFiniteOutput
 from jaxsr.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
 from jaxsr.ops.resize import imresize
 
@@ -86,6 +87,8 @@ class Upscaler:
 
     ``on_tiles``: None or ``callable(done, total)``, called after each device call of a tiled image (progress).
     ``compilations``: how many executables this upscaler compiled (one per input shape).
+    ``source``: what the params came from (a weights file), named when the model's output is not finite:
+    every output is checked before clipping, and a NaN or infinite one raises ``NonFiniteOutput``.
     """
 
     def __init__(self, model: nn.Module, params, scale: int, ensemble: bool = False, tile: int | None = None,
@@ -100,7 +103,7 @@ class Upscaler:
         self.channels = spec.channels
         apply = lambda p, x: models.apply(model, p, x, self.scale)  # noqa: E731
         fn = (lambda p, x: self_ensemble(lambda t: apply(p, t))(x)) if ensemble else apply
-        self._jitted = jax.jit(lambda p, x: jnp.clip(fn(p, x), 0.0, 1.0))
+        self._jitted = jax.jit(lambda p, x: _clip_checked(fn(p, x)))
         self._compiled: dict = {}
         self.tile, self.tile_batch = tile, max(1, int(tile_batch))
         self.radius = spec.receptive_radius
@@ -109,6 +112,7 @@ class Upscaler:
         self._compile_seconds = 0.0
         self.last_seconds = self.last_compile_seconds = 0.0
         self.on_tiles = None
+        self.source = f"the {type(model).__name__} model"
 
     def model_input(self, lr: np.ndarray) -> np.ndarray:
         """(H, W, C) LR in [0, 1] → what the model takes: the ILR (sH, sW, C) or the LR itself."""
@@ -123,9 +127,14 @@ class Upscaler:
         return self._compiled[x.shape]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Run the model on an NHWC float batch (model input space) → clipped NHWC float32 output."""
+        """Run the model on an NHWC float batch (model input space) → clipped NHWC float32 output;
+        ``NonFiniteOutput`` if the model's output (before clipping) has a NaN or infinite value."""
         x = jnp.asarray(x, jnp.float32)
-        return np.asarray(jax.block_until_ready(self._executable(x)(self.params, x)))
+        out, finite = jax.block_until_ready(self._executable(x)(self.params, x))
+        if not bool(finite):
+            raise NonFiniteOutput(f"{self.source}: the model's output is not finite (NaN or inf) at x{self.scale}: "
+                                  "broken weights; nothing scored or written")
+        return np.asarray(out)
 
     def upscale_channels(self, lr: np.ndarray) -> np.ndarray:
         """LR (H, W, C) in the model's own channels, [0, 1] → SR (sH, sW, C) float32 in [0, 1].
@@ -178,6 +187,11 @@ class Upscaler:
         ycc = rgb_to_ycbcr(image)
         y = self.upscale_channels(ycc[..., :1]).astype(np.float64)
         return colorize(y, imresize(ycc[..., 1:], self.scale))
+
+
+def _clip_checked(out):
+    """(output clipped to [0, 1], whether every value of the unclipped output is finite)."""
+    return jnp.clip(out, 0.0, 1.0), jnp.isfinite(out).all()
 
 
 def _starts(n: int, tile: int) -> list[int]:

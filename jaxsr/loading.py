@@ -22,7 +22,7 @@ from jaxsr import models, zoo
 from jaxsr.checkpoint import read_run_config, restore_params
 from jaxsr.errors import JaxsrError
 from jaxsr.inference import Upscaler
-from jaxsr.weights import check_params, read_weights
+from jaxsr.weights import check_finite, check_params, read_weights
 
 __all__ = ["ParamsSource", "load", "upscaler_factory", "run_model", "source_params", "init_from",
            "build_for_weights"]
@@ -35,6 +35,7 @@ def build_for_weights(name: str, scale: int, file_kwargs: dict, source: str, **k
     sizes and replicated borders, VDSR depth); ``kwargs`` override. JaxsrError where the file contradicts
     the model (e.g. a 9-1-5 file for ``srcnn_955``, an SRCNN file for ``vdsr``)."""
     fixed = models.defaults(name)
+    _check_stored_kwargs(name, file_kwargs, source)
     for key, value in file_kwargs.items():
         if key in fixed and fixed[key] != value and key not in kwargs:
             raise JaxsrError(f"{source} holds a model with {key}={value}, but {name!r} has {key}={fixed[key]}")
@@ -46,6 +47,22 @@ def build_for_weights(name: str, scale: int, file_kwargs: dict, source: str, **k
         raise JaxsrError(f"{source} does not hold a {name!r} model ({e})") from None
 
 
+def _check_stored_kwargs(name: str, kwargs: dict, source: str) -> None:
+    """Model arguments read from a file (a weights file's stored kwargs, a run's config.json) checked against
+    the model's fields, types and declared ranges before anything is built: a file saying ``depth: 10**7``
+    is one error, not an hour of building."""
+    from jaxsr.models.contract import check_kwargs
+
+    try:
+        cls = type(models.get(name))
+    except ValueError as e:
+        raise JaxsrError(str(e)) from None
+    try:
+        check_kwargs(cls, kwargs)
+    except ValueError as e:
+        raise JaxsrError(f"{source}: its stored model arguments do not describe a {name!r} model ({e})") from None
+
+
 def run_model(workdir, scale: int | None = None, **overrides):
     """(model, params) of a run's newest verified checkpoint, the model built from the run's own config.
 
@@ -54,6 +71,10 @@ def run_model(workdir, scale: int | None = None, **overrides):
     """
     config = read_run_config(workdir)
     name, trained = config.model.name, int(config.data.scales[0])
+    stored = dict(config.model.kwargs)
+    if name in models.names() and models.contract(name).scale_mode == "fixed":
+        stored["scale"] = trained
+    _check_stored_kwargs(name, stored, f"{workdir}/config.json")
     model = models.build(name, trained if scale is None else scale, **{**dict(config.model.kwargs), **overrides})
     spec = models.contract(model)
     if spec.scale_mode == "fixed" and trained not in spec.scales:
@@ -110,7 +131,11 @@ class ParamsSource:
 
     def upscaler(self, scale: int, ensemble: bool = False, **options) -> Upscaler:
         """An :class:`Upscaler` at ``scale``; ``options`` are Upscaler's (``tile``, ``tile_batch``)."""
-        return Upscaler(*self.at(scale), scale, ensemble, **options)
+        up = Upscaler(*self.at(scale), scale, ensemble, **options)
+        path = self.weights if self.run else self._path(scale)
+        if path is not None:
+            up.source = str(path)  # named if its output is not finite
+        return up
 
 
 def load(name: str, weights=None, scale: int | None = None, **kwargs):
@@ -167,7 +192,9 @@ def init_from(params, source_workdir: str, model):
     from flax.traverse_util import flatten_dict, unflatten_dict
 
     spec = models.contract(model)
-    source = flatten_dict(jax.device_get(source_params(source_workdir, model)))
+    loaded = jax.device_get(source_params(source_workdir, model))
+    check_finite(loaded, f"init_from: {source_workdir}")
+    source = flatten_dict(loaded)
     target = flatten_dict(jax.device_get(params))
     for key, value in target.items():
         if spec.is_scale_specific(key):

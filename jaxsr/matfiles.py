@@ -21,16 +21,65 @@ import numpy as np
 
 from jaxsr.errors import JaxsrError
 
-__all__ = ["read_mat", "read_matconvnet_vdsr", "read_srcnn_mat"]
+__all__ = ["read_mat", "read_matconvnet_vdsr", "read_srcnn_mat", "MAX_MAT_BYTES"]
+
+# What a .mat file may hold once inflated (VDSR_Official.mat: 2.7 MB, SRCNN's: < 0.5 MB); a compressed
+# variable that inflates to more (a zip bomb) is refused before scipy reads it.
+MAX_MAT_BYTES = 256 << 20
+
+
+def _check_inflated_size(path: Path) -> None:
+    """Walk the top-level data elements of a MAT v5 file and inflate its compressed ones in small chunks,
+    counting (never keeping) the bytes: JaxsrError if they hold more than ``MAX_MAT_BYTES``. Files that are
+    not MAT v5 are left to scipy."""
+    import struct
+    import zlib
+
+    size, total, pos = path.stat().st_size, 0, 128
+    with open(path, "rb") as f:
+        head = f.read(128)
+        order = {b"IM": "<", b"MI": ">"}.get(head[126:128])
+        if len(head) < 128 or order is None:
+            return
+        while pos + 8 <= size:
+            f.seek(pos)
+            kind, nbytes = struct.unpack(order + "II", f.read(8))
+            if kind >> 16:  # a small data element: its data is in the tag
+                pos += 8
+                continue
+            if kind == 15:  # miCOMPRESSED
+                inflate, left = zlib.decompressobj(), nbytes
+                try:
+                    while left > 0 and not inflate.eof:
+                        chunk = f.read(min(left, 1 << 16))
+                        if not chunk:
+                            break
+                        left -= len(chunk)
+                        data = inflate.decompress(chunk, 1 << 20)
+                        while data:
+                            total += len(data)
+                            if total > MAX_MAT_BYTES:
+                                raise JaxsrError(f"{path}: inflates to more than {MAX_MAT_BYTES:,} bytes (a zip "
+                                                 "bomb?); refused before reading it")
+                            data = inflate.decompress(inflate.unconsumed_tail, 1 << 20)
+                except zlib.error:
+                    return  # damaged: scipy says so
+                pos += 8 + nbytes
+            else:
+                total += nbytes
+                pos += 8 + nbytes + (-nbytes % 8)
 
 
 def _loadmat(path: Path) -> dict:
     import scipy.io
 
     try:
+        _check_inflated_size(Path(path))
         return scipy.io.loadmat(path)
     except FileNotFoundError:
         raise JaxsrError(f"{path}: no such file") from None
+    except JaxsrError:
+        raise
     except Exception as e:  # scipy raises several types for bad files
         raise JaxsrError(f"{path}: not a MATLAB v5 .mat file ({e})") from None
 

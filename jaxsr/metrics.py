@@ -106,7 +106,7 @@ def register_metric(name: str, fn: Callable | None = None, space: str = "y", lab
 
 
 _RESERVED = ("images", "failed", "seconds", "seconds_with_compile", "seconds_per_image",
-             "seconds_per_image_with_compile", "per_image", "protocol", "name", "ok")
+             "seconds_per_image_with_compile", "per_image", "protocol", "name", "ok", "exact")
 DEFAULT_METRICS = ("psnr", "ssim")
 
 

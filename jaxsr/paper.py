@@ -13,7 +13,6 @@ metrics, ``jaxsr.metrics``, to the measured cells). The printed figures live in 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -126,7 +125,9 @@ def main(argv=None) -> int:
     from jaxsr.io import atomic_write_bytes
 
     tables = paper_tables()
-    p = argparse.ArgumentParser(prog="python -m jaxsr.paper", description=__doc__.split("\n\n")[0])
+    from jaxsr.cli import OneLineParser
+
+    p = OneLineParser(prog="python -m jaxsr.paper", description=__doc__.split("\n\n")[0])
     p.add_argument("table", choices=sorted(tables), help="which paper table")
     p.add_argument("--data_dir", required=True, help="folder with one sub-folder of HR images per dataset")
     p.add_argument("--vdsr_weights", help="VDSR params (.msgpack, the authors' VDSR_Official.mat, or the shipped "
@@ -139,6 +140,7 @@ def main(argv=None) -> int:
                    help="evaluation protocol (the papers': matlab)")
     p.add_argument("--metrics", default="", help="comma-separated registered metrics measured besides PSNR/SSIM")
     p.add_argument("--json", help="also write the table's numbers to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
 
@@ -147,6 +149,12 @@ def main(argv=None) -> int:
         datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
         weights = {"VDSR": args.vdsr_weights, "SRCNN": args.srcnn_weights}
         extra = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        if args.json:
+            from jaxsr.io import writable_file
+
+            writable_file(args.json, "--json")
+            if Path(args.json).exists() and not args.overwrite:
+                raise JaxsrError(f"--json {args.json}: exists (pass --overwrite to replace it)")
         try:
             check_metrics(extra or DEFAULT_METRICS)
         except JaxsrError as e:
@@ -162,7 +170,7 @@ def main(argv=None) -> int:
         print(f"{result['source']}; measured with jaxsr, protocol {result['protocol']!r}\n")
         print(markdown(result))
         if args.json:
-            atomic_write_bytes(args.json, (json.dumps(result, indent=2) + "\n").encode())
+            atomic_write_bytes(args.json, (json.dumps(result, indent=2) + "\n").encode(), overwrite=args.overwrite)
 
     return run_cli(run)
 

@@ -35,7 +35,7 @@ WHOLE_DIRS = {"bicubic": "bicubic", "hr": "hr"}  # sub-folders of the whole bicu
 
 
 def save_outputs(folder, stem: str, images: dict, scale: int, metrics: dict, label: str = "model",
-                 crop: int = 96, min_side: int = 256) -> dict:
+                 crop: int = 96, min_side: int = 256, overwrite: bool = True) -> dict:
     """Write into ``folder``: ``<stem>.png`` (the SR output: the model's RGB for colour input, for Y models
     with Cb/Cr bicubic from the LR; gray for gray input), the whole ``bicubic/<stem>.png`` and
     ``hr/<stem>.png`` beside it, the labeled ``<stem>_compare.png`` and its window ``<stem>_compare.json``.
@@ -43,7 +43,7 @@ def save_outputs(folder, stem: str, images: dict, scale: int, metrics: dict, lab
     ``sr_y`` and ``bicubic_y`` and, for colour input, ``sr_rgb`` and ``bicubic_rgb`` (H, W, 3), all in
     [0, 1]; ``metrics`` has each metric and its ``bicubic_`` figure (the first one labels the crops).
     Returns the window record: the crops' top-left ``x``, ``y`` and ``size`` in HR pixels, their ``zoom``
-    and the image's ``width`` and ``height``."""
+    and the image's ``width`` and ``height``. ``overwrite=False`` never replaces a file (``FileExistsError``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     hr, sr_y, bicubic_y = images["hr"], images["sr_y"], images["bicubic_y"]
@@ -51,11 +51,11 @@ def save_outputs(folder, stem: str, images: dict, scale: int, metrics: dict, lab
         sr, bicubic = images["sr_rgb"], images["bicubic_rgb"]
     else:
         sr, bicubic = np.clip(sr_y, 0, 1), np.clip(bicubic_y, 0, 1)
-    write_image(folder / f"{stem}.png", sr)
+    write_image(folder / f"{stem}.png", sr, overwrite=overwrite)
     for key, whole in (("bicubic", bicubic), ("hr", hr)):
         path = folder / WHOLE_DIRS[key] / f"{stem}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_image(path, whole)
+        write_image(path, whole, overwrite=overwrite)
     first = result_metrics(metrics)[:1]
     name = metric_label(first[0]) + " " if first else ""
     labels = ("HR", f"bicubic: {name}{format_scores(metrics, first, 'bicubic_', units=True)}",
@@ -66,8 +66,9 @@ def save_outputs(folder, stem: str, images: dict, scale: int, metrics: dict, lab
     note = (f"crops {size}x{size} px at x={left}, y={top} of the {w}x{h} image, enlarged {window['zoom']}x "
             "(nearest neighbour); scores: whole image")
     write_image(folder / f"{stem}{COMPARE_SUFFIX}", comparison_image(
-        hr, bicubic, sr, sr_y, bicubic_y, labels, crop=crop, min_side=min_side, note=note, window=(top, left)))
-    atomic_write_bytes(folder / f"{stem}{WINDOW_SUFFIX}", (json.dumps(window) + "\n").encode())
+        hr, bicubic, sr, sr_y, bicubic_y, labels, crop=crop, min_side=min_side, note=note, window=(top, left)),
+        overwrite=overwrite)
+    atomic_write_bytes(folder / f"{stem}{WINDOW_SUFFIX}", (json.dumps(window) + "\n").encode(), overwrite=overwrite)
     return window
 
 
@@ -145,13 +146,14 @@ def _size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
+def write_report(report_dir, results: dict, meta: dict, images_dir, overwrite: bool = True) -> Path:
     """Write ``report_dir/index.html``: metadata, the table (one row per dataset × scale) and per image a
     card (``jaxsr.report_page.image_card``) with a before/after slider over the whole images
     ``images_dir/<dataset>/x<s>/{<name>, bicubic/<name>, hr/<name>}.png`` and the crops
     ``<name>_compare.png`` labeled with their window (``<name>_compare.json``). Images are linked by
     relative, URL-quoted paths; every name and value is HTML-escaped; an image whose files are missing
-    (e.g. scored by another process) is listed without them. Returns the HTML path."""
+    (e.g. scored by another process) is listed without them. Returns the HTML path; ``overwrite=False``
+    never replaces an ``index.html`` (``FileExistsError``)."""
     report_dir, images_dir = Path(report_dir), Path(images_dir)
     e = html.escape
     label = meta.get("label", "model")
@@ -175,6 +177,7 @@ def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
     for dataset, by_scale in results.items():
         for scale, r in by_scale.items():
             failed = f" ({r['failed']} failed)" if r.get("failed") else ""
+            failed += f" ({len(r['exact'])} reproduced exactly)" if r.get("exact") else ""
             out.append(f"<tr><td>{e(dataset)}</td><td>x{e(scale)}</td><td>{r['images']}{failed}</td>"
                        f"<td>{format_scores(r, metrics, 'bicubic_')}</td><td>{format_scores(r, metrics)}</td>"
                        f"<td>{_fmt(r['seconds_per_image'], 3)}</td>"
@@ -207,5 +210,5 @@ def write_report(report_dir, results: dict, meta: dict, images_dir) -> Path:
             out.append("</section>")
     out.append(f"<script>{SCRIPT}</script></body></html>\n")
     target = report_dir / "index.html"
-    atomic_write_bytes(target, "\n".join(out).encode())
+    atomic_write_bytes(target, "\n".join(out).encode(), overwrite=overwrite)
     return target

@@ -25,6 +25,7 @@ import collections
 import io
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,13 @@ _DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2", 
            "ByteStorage": "u1", "BoolStorage": "?"}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
+# Limits checked before anything is inflated or read (a small file must not become gigabytes in memory): a
+# state dict's pickle is small (EDSR: ~40 KB, MDSR: ~100 KB); storages hold at most MAX_BYTES, and what a
+# compressed zip entry declares is at most MAX_RATIO times its compressed size (torch.save stores
+# entries uncompressed; float weights barely compress).
+MAX_PICKLE_BYTES = 8 << 20
+MAX_BYTES = 1 << 30
+MAX_RATIO = 64
 
 
 class _Sealed:
@@ -87,6 +95,19 @@ class _Tensor(_Sealed):
         return out
 
 
+class _StateDict(collections.OrderedDict):
+    """What ``collections.OrderedDict`` unpickles to. ``torch.save`` sets one attribute on a state dict,
+    ``_metadata`` (module versions; ignored here); a pickle may set no other (BUILD), so an entry such as
+    ``items`` can never shadow the dict's own methods."""
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple) and len(state) == 2 and not state[1]:
+            state = state[0]
+        if not (state is None or isinstance(state, dict) and set(state) <= {"_metadata"}):
+            names = sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__
+            raise pickle.UnpicklingError(f"unexpected state for a state dict ({names})")
+
+
 def _parameter(data, *_):
     """``torch._utils._rebuild_parameter(data, requires_grad, hooks)``: a Parameter is its data here."""
     return data
@@ -95,7 +116,7 @@ def _parameter(data, *_):
 class _RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that knows only the globals of a torch state dict and refuses any other."""
 
-    _ALLOWED = {("collections", "OrderedDict"): collections.OrderedDict,
+    _ALLOWED = {("collections", "OrderedDict"): _StateDict,
                 ("torch._utils", "_rebuild_tensor_v2"): _Tensor,
                 ("torch._utils", "_rebuild_tensor"): _Tensor,
                 ("torch._utils", "_rebuild_parameter"): _parameter}
@@ -141,17 +162,41 @@ def _unpickle(path: Path, data: bytes | io.BufferedIOBase, storages: dict):
         raise JaxsrError(f"{path}: not a PyTorch state dict ({type(e).__name__}: {e})") from None
 
 
-def _read_zip(path: Path, archive: zipfile.ZipFile):
+def _inflatable(path: Path, info: zipfile.ZipInfo, limit: int) -> None:
+    """Refuse, before inflating it, a zip entry that declares more than ``limit`` bytes or far more than
+    its compressed size (a zip bomb)."""
+    if info.file_size > limit:
+        raise JaxsrError(f"{path}: {info.filename} declares {info.file_size:,} bytes, over the limit of "
+                         f"{limit:,}; not read")
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > MAX_RATIO * info.compress_size + (1 << 16):
+        raise JaxsrError(f"{path}: {info.filename} declares {info.file_size:,} bytes from {info.compress_size:,} "
+                         "compressed (a zip bomb?); not read")
+
+
+def _check_storages(path: Path, storages: dict, max_elements: int | None) -> None:
+    """The storages the pickle declares, against the limits, before any is read."""
+    total = sum(s.numel * s.kind.dtype.itemsize for s in storages.values())
+    elements = sum(s.numel for s in storages.values())
+    if max_elements is not None and elements > max_elements:
+        raise JaxsrError(f"{path}: its tensors declare {elements:,} values, more than the model's {max_elements:,} "
+                         "parameters (another or a damaged model); not read")
+    if total > MAX_BYTES:
+        raise JaxsrError(f"{path}: its tensors declare {total:,} bytes, over the limit of {MAX_BYTES:,}; not read")
+
+
+def _read_zip(path: Path, archive: zipfile.ZipFile, max_elements: int | None = None):
     names = archive.namelist()
     pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") <= 1]
     if len(pkl) != 1:
         raise JaxsrError(f"{path}: a zip file without one '<name>/data.pkl' (not a torch.save file)")
     prefix = pkl[0][: -len("data.pkl")]
-    if archive.getinfo(pkl[0]).file_size > 2**26:  # a state dict's pickle is small; never inflate a bomb
-        raise JaxsrError(f"{path}: {pkl[0]} is {archive.getinfo(pkl[0]).file_size} bytes, not a state dict")
+    _inflatable(path, archive.getinfo(pkl[0]), MAX_PICKLE_BYTES)  # a state dict's pickle is small
     storages: dict = {}
     state = _unpickle(path, archive.read(pkl[0]), storages)
-    order = archive.read(prefix + "byteorder").decode().strip() if prefix + "byteorder" in names else "little"
+    order = "little"
+    if prefix + "byteorder" in names:
+        _inflatable(path, archive.getinfo(prefix + "byteorder"), 64)
+        order = archive.read(prefix + "byteorder").decode(errors="replace").strip()
     for s in storages.values():
         entry = f"{prefix}data/{s.key}"
         if entry not in names:
@@ -159,11 +204,15 @@ def _read_zip(path: Path, archive: zipfile.ZipFile):
         if archive.getinfo(entry).file_size != s.numel * s.kind.dtype.itemsize:  # read nothing oversized
             raise JaxsrError(f"{path}: storage {s.key} has {archive.getinfo(entry).file_size} bytes, "
                              f"expected {s.numel * s.kind.dtype.itemsize}")
-        s.data = _storage_array(path, archive.read(entry), s, order)
+    _check_storages(path, storages, max_elements)
+    for s in storages.values():
+        _inflatable(path, archive.getinfo(f"{prefix}data/{s.key}"), MAX_BYTES)
+    for s in storages.values():
+        s.data = _storage_array(path, archive.read(f"{prefix}data/{s.key}"), s, order)
     return state
 
 
-def _read_legacy(path: Path, f):
+def _read_legacy(path: Path, f, max_elements: int | None = None):
     storages: dict = {}
     header = [_unpickle(path, f, storages) for _ in range(3)]
     if header[0] != _LEGACY_MAGIC or header[1] != _LEGACY_PROTOCOL or not isinstance(header[2], dict):
@@ -173,6 +222,7 @@ def _read_legacy(path: Path, f):
     keys = _unpickle(path, f, {})
     if not isinstance(keys, list) or set(map(str, keys)) != set(storages):
         raise JaxsrError(f"{path}: storage list does not match the tensors")
+    _check_storages(path, storages, max_elements)
     size = path.stat().st_size
     for key in map(str, keys):
         s = storages[key]
@@ -192,11 +242,14 @@ def _storage_array(path: Path, raw: bytes, s: _Storage, order: str) -> np.ndarra
     return np.frombuffer(raw, dtype).astype(dtype.newbyteorder("="))
 
 
-def read_torch_state_dict(path) -> dict[str, np.ndarray]:
+def read_torch_state_dict(path, max_elements: int | None = None) -> dict[str, np.ndarray]:
     """``{name: array}`` of a state dict written by ``torch.save`` (zip or legacy format), read without torch.
 
     Arrays keep the saved dtype (bfloat16 becomes float32). Raises JaxsrError (one line) for a missing,
-    truncated or malformed file, any pickle global other than a state dict's, or a value that is not a tensor.
+    truncated or malformed file, any pickle global other than a state dict's, or a value that is not a tensor;
+    and, before anything is inflated or read, for storages declaring more than ``MAX_BYTES`` (or, with
+    ``max_elements``, more values than that), a compressed entry declaring more than ``MAX_RATIO`` times
+    its size, or a pickle over ``MAX_PICKLE_BYTES``.
     """
     path = Path(path)
     if not path.is_file():
@@ -204,12 +257,12 @@ def read_torch_state_dict(path) -> dict[str, np.ndarray]:
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
-                state = _read_zip(path, archive)
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
+                state = _read_zip(path, archive, max_elements)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
             raise JaxsrError(f"{path}: damaged zip file ({e})") from None
     else:
         with open(path, "rb") as f:
-            state = _read_legacy(path, f)
+            state = _read_legacy(path, f, max_elements)
     if not isinstance(state, dict):
         raise JaxsrError(f"{path}: holds a {type(state).__name__}, not a state dict")
     out = {}
@@ -320,5 +373,16 @@ def torch_to_params(state: dict, model, source: str = "checkpoint") -> dict:
 
 
 def load_torch_params(path, model) -> dict:
-    """Params for ``model`` from an EDSR-PyTorch ``.pt`` file (unchecked shapes: see ``weights.check_params``)."""
-    return torch_to_params(read_torch_state_dict(path), model, source=str(path))
+    """Params for ``model`` from an EDSR-PyTorch ``.pt`` file (unchecked shapes: see ``weights.check_params``).
+    A file declaring more values than the model has parameters (plus its mean shifts) is refused unread."""
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.zeros((1, 16, 16, models.contract(model).channels), jnp.float32)
+    shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), x))
+    count = sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(shapes))
+    state = read_torch_state_dict(path, max_elements=count + 1024)  # + sub_mean/add_mean (24 values)
+    try:
+        return torch_to_params(state, model, source=str(path))
+    except (ValueError, TypeError, IndexError) as e:  # tensors of odd shapes (e.g. a mean shift of 5 values)
+        raise JaxsrError(f"{path}: not an EDSR-PyTorch state dict ({type(e).__name__}: {e})") from None

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxsr.checkpoint import Checkpointer, check_run_folder, write_run_config
+from jaxsr.checkpoint import Checkpointer, check_run_folder, run_folder_lock, write_run_config
 from jaxsr.config_check import check_config
 from jaxsr.evaluation import evaluate, markdown_table
 from jaxsr.feeding import make_runner
@@ -49,8 +49,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, store
     A time budget (``max_seconds``) or a step budget for this call (``max_steps``) saves a verified state
     and returns None without the final evaluation; ``save_every_seconds`` also saves after that much wall
     time since the last save. None of these changes what is trained: only when it is saved.
+    The run folder is owned by this call (``jaxsr.checkpoint.run_folder_lock``): a second process training
+    in it gets one ``error:`` line naming this one.
     """
     check_config(config)
+    with run_folder_lock(workdir):
+        return _train_and_evaluate(config, workdir, store=store, max_seconds=max_seconds, max_steps=max_steps,
+                                   save_every_seconds=save_every_seconds)
+
+
+def _train_and_evaluate(config, workdir, *, store, max_seconds, max_steps, save_every_seconds):
     check_run_folder(workdir, config)
     process0 = jax.process_index() == 0
     mesh = make_mesh()
@@ -163,4 +171,4 @@ def _evaluate(params, validation: Validation, datasets, upscalers):
 
 def _val_scalars(results: dict) -> dict:
     return {f"val/{d}/x{s}/{k}": r[k] for d, by_scale in results.items() for s, r in by_scale.items()
-            for k in result_metrics(r)}
+            for k in result_metrics(r) if r[k] is not None}  # None: no image could be scored

@@ -22,15 +22,17 @@ import sys
 import time
 from pathlib import Path
 
+from jaxsr.io import DEFAULT_MAX_PIXELS  # input pixels; larger files are refused (decompression bombs)
+
 __all__ = ["main", "collect_inputs", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_OUTPUT_PIXELS"]
 
-DEFAULT_MAX_PIXELS = 50_000_000  # input pixels; larger files are refused (decompression bombs)
 DEFAULT_MAX_OUTPUT_PIXELS = 100_000_000  # output pixels (memory: roughly 170 bytes per output pixel on CPU)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="jaxsr-upscale", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from jaxsr.cli import OneLineParser
+
+    p = OneLineParser(prog="jaxsr-upscale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="image files and/or folders")
     p.add_argument("--output_dir", default=None,
                    help="folder for the results (created if needed); default: beside each input")
@@ -83,13 +85,17 @@ def collect_inputs(paths, errors: list, skip=None) -> list[tuple[Path, Path]]:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
                            and not ours(p))
-            if not files:
+            broken = sorted(p for p in path.rglob("*") if p.is_symlink() and not p.exists()
+                            and p.suffix.lower() in IMAGE_EXTENSIONS)
+            errors += [f"{p}: broken symbolic link (its target is missing)" for p in broken]
+            if not files and not broken:
                 errors.append(f"{path}: no images to upscale in this folder")
             found = [(f, f.relative_to(path).with_suffix("")) for f in files]
         elif path.is_file():
             found = [(path, Path(path.stem))]
         else:
-            errors.append(f"{path}: no such file or folder")
+            errors.append(f"{path}: " + ("broken symbolic link (its target is missing)" if path.is_symlink()
+                                         else "no such file or folder"))
             continue
         for f, rel in found:
             if f.resolve() not in seen:  # the same file given twice (or via two folders) is one input
@@ -125,7 +131,7 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from jaxsr.errors import JaxsrError, UsageError
+    from jaxsr.errors import JaxsrError, NonFiniteOutput, UsageError
 
     problem = _usage_error(args)
     if problem:
@@ -200,13 +206,18 @@ def _run(args) -> int:
                     bar.write(f"note: {source}: {note}", file=sys.stderr)
                 result = upscaler.upscale(image)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                write_image(target, result)
+                write_image(target, result, overwrite=args.overwrite)  # exclusive: never over a new file
                 bar.write(str(target), file=sys.stdout)  # the written paths, one a line
                 pixels += result.shape[0] * result.shape[1]
                 bar.set_postfix_str(f"{pixels / 1e6 / (time.perf_counter() - start):.2f} MP/s out")
+            except NonFiniteOutput as e:  # the model, not this image: nothing more is upscaled
+                raise JaxsrError(f"{e} (first seen on {source})") from None
             except JaxsrError as e:
                 failed = True
                 bar.write(f"error: {e}", file=sys.stderr)
+            except FileExistsError:  # written by another run since the check above
+                failed = True
+                bar.write(f"error: {source}: output {target} exists (use --overwrite)", file=sys.stderr)
             except OSError as e:
                 failed = True
                 bar.write(f"error: {source}: cannot write {target} ({e.strerror or e})", file=sys.stderr)

@@ -23,20 +23,22 @@ from jaxsr.io import atomic_write_bytes
 from jaxsr.matfiles import read_mat
 from jaxsr.torch_import import load_torch_params
 
-__all__ = ["save_params", "load_params", "read_params", "read_weights", "load_weights", "check_params", "init_params"]
+__all__ = ["save_params", "load_params", "read_params", "read_weights", "load_weights", "check_params", "check_finite",
+           "init_params"]
 
 
 _KWARGS = "__jaxsr_model_kwargs__"  # reserved top-level key: the network a file holds (e.g. SRCNN's filters)
 
 
-def save_params(path, params, model_kwargs: dict | None = None) -> None:
+def save_params(path, params, model_kwargs: dict | None = None, overwrite: bool = True) -> None:
     """Write a params pytree to ``path`` as msgpack (numpy arrays), atomically; ``model_kwargs`` (e.g. an
     SRCNN authors' model: ``filters``, ``border``) are stored with them, so the file describes its network
-    as the ``.mat`` it came from does."""
+    as the ``.mat`` it came from does. ``overwrite=False`` never replaces a file (``FileExistsError``, even
+    one that appeared since a check: ``jaxsr.io.atomic_write_bytes``)."""
     host = jax.tree_util.tree_map(np.asarray, jax.device_get(params))
     if model_kwargs:
         host = {**host, _KWARGS: {k: list(v) if isinstance(v, tuple) else v for k, v in model_kwargs.items()}}
-    atomic_write_bytes(path, serialization.msgpack_serialize(host))
+    atomic_write_bytes(path, serialization.msgpack_serialize(host), overwrite=overwrite)
 
 
 def read_params(path) -> tuple[dict, dict]:
@@ -51,6 +53,8 @@ def read_params(path) -> tuple[dict, dict]:
     if not isinstance(tree, dict):
         raise JaxsrError(f"{path}: not a jaxsr msgpack params file (no parameter dict)")
     kwargs = tree.pop(_KWARGS, {}) or {}
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise JaxsrError(f"{path}: its stored model arguments are not a dict of names")
     return tree, {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
 
 
@@ -66,8 +70,20 @@ def init_params(model: nn.Module, seed: int = 0) -> dict:
     return model.init(jax.random.PRNGKey(seed), x).get("params", {})
 
 
+def check_finite(params, source: str = "params") -> None:
+    """JaxsrError naming the first tensor of ``params`` with a NaN or infinite value (broken weights score
+    nothing and upscale to nothing: refused where they are loaded)."""
+    for key, value in flatten_dict(params).items() if hasattr(params, "items") and params else ():
+        a = np.asarray(value)
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            bad = int(a.size - np.isfinite(a).sum())
+            raise JaxsrError(f"{source}: tensor {'/'.join(map(str, key))} has {bad:,} non-finite value(s) (NaN or "
+                             f"inf) of {a.size:,}: broken weights, refused")
+
+
 def check_params(model: nn.Module, params, source: str = "params") -> dict:
-    """Raise JaxsrError unless ``params`` has exactly the structure and shapes ``model`` expects."""
+    """Raise JaxsrError unless ``params`` has exactly the structure and shapes ``model`` expects and every
+    value is finite (:func:`check_finite`)."""
     expected = jax.eval_shape(lambda: init_params(model))
     want = {"/".join(k): v.shape for k, v in flatten_dict(expected).items()}
     got = {"/".join(k): np.shape(v) for k, v in flatten_dict(params).items()} if params else {}
@@ -79,6 +95,7 @@ def check_params(model: nn.Module, params, source: str = "params") -> dict:
         if tuple(want[k]) != tuple(got[k]):
             raise JaxsrError(f"{source} does not fit {type(model).__name__}: {k} is {tuple(got[k])}, "
                              f"the model needs {tuple(want[k])}")
+    check_finite(params, source)
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
 
 

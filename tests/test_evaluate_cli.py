@@ -123,7 +123,7 @@ def test_unreadable_image_is_reported_and_the_rest_scored(bench, tmp_path):
     errors = [l for l in r.stderr.splitlines() if l.startswith("error: ")]
     assert errors[0] == f"error: {bad / 'fake.png'}: not a readable image"
     assert "Bad/small: 10x12 (mod-cropped) is too small to score at x2" in errors[1]
-    assert "2 image(s) could not be scored" in errors[-1] and len(errors) == 3
+    assert "could not be scored (Bad x2: 2 of 4; listed above)" in errors[-1] and len(errors) == 3
     assert "| Bad (2 of 4 failed) | x2 |" in r.stdout
     cell = json.loads(out.read_text())["results"]["Bad"]["2"]
     assert cell["images"] == 2 and cell["failed"] == 2

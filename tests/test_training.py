@@ -115,7 +115,7 @@ def test_kill9_and_sigterm_then_resume_equal_uninterrupted(folder, tmp_path):
 
 @pytest.mark.parametrize("overrides,needle", [
     ({"model.name": "nope"}, "model.name must be one of"),
-    ({"data.scales": (2, 0)}, "data.scales must be a non-empty list of distinct integers >= 1"),
+    ({"data.scales": (2, 0)}, "data.scales must be a non-empty list of distinct integers from 2 to 16"),
     ({"data.folders": "/nonexistent/folder"}, "data.folders: /nonexistent/folder: no such folder"),
     ({"data.patch_size": 100}, "data.patch_size=100 is larger than"),
     ({"data.sampler": "gpu"}, "data.sampler must be"),

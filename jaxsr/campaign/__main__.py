@@ -18,7 +18,9 @@ import sys
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jaxsr.campaign", description=__doc__.split("\n\n")[0],
+    from jaxsr.cli import OneLineParser
+
+    p = OneLineParser(prog="python -m jaxsr.campaign", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="advance the campaign by one leg")

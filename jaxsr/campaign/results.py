@@ -124,6 +124,6 @@ def export(folder, out, overwrite: bool = False) -> Path:
     if digest(tree)[0] != data["meta"]["digests"]["params"]:
         raise JaxsrError(f"{path}: damaged campaign state (params do not match their digest)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_params(out, tree, {k: v for k, v in dict(config.model.kwargs).items()})
+    save_params(out, tree, {k: v for k, v in dict(config.model.kwargs).items()}, overwrite=overwrite)
     serialization.msgpack_restore(out.read_bytes())  # reads back
     return out

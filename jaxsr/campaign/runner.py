@@ -184,10 +184,22 @@ def _trim_log(path: Path, step: int) -> None:
 def run_leg(folder, *, config=None, max_seconds: float = 0, max_steps: int = 0,
             save_every_seconds: float = 600, accept_environment: bool = False) -> dict:
     """Advance the campaign in ``folder`` by one leg (creating it from ``config`` if new); returns its
-    leg record. Raises JaxsrError for a changed environment or data, or a damaged state."""
-    from jaxsr.training import train_and_evaluate
+    leg record. Raises JaxsrError for a changed environment or data, or a damaged state, or when another
+    process is running a leg of it (the folder is locked for the leg: ``jaxsr.checkpoint.run_folder_lock``;
+    the lock file is not part of the campaign and is removed at the end)."""
+    from jaxsr.checkpoint import run_folder_lock
 
     folder = Path(folder)
+    if config is None and not (folder / "campaign.json").is_file():
+        _open(folder)  # not a campaign: one error line, no folder created
+    with run_folder_lock(folder, "campaign"):
+        return _run_leg(folder, config=config, max_seconds=max_seconds, max_steps=max_steps,
+                        save_every_seconds=save_every_seconds, accept_environment=accept_environment)
+
+
+def _run_leg(folder: Path, *, config, max_seconds, max_steps, save_every_seconds, accept_environment) -> dict:
+    from jaxsr.training import train_and_evaluate
+
     if config is not None and not (folder / "campaign.json").exists():
         create(folder, config)
     record, resolved = _open(folder)

@@ -31,11 +31,14 @@ class HRImage:
 
 
 def list_images(folder) -> list[Path]:
-    """Image files directly in ``folder``, sorted by name. Raises JaxsrError if missing or empty."""
+    """Image files directly in ``folder``, sorted by name; a broken symbolic link with an image name is
+    listed too (reading it is then an error naming it, never a silent skip). Raises JaxsrError if missing
+    or empty."""
     folder = Path(folder)
     if not folder.is_dir():
         raise JaxsrError(f"{folder}: no such folder")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = sorted(p for p in folder.iterdir() if (p.is_file() or p.is_symlink() and not p.exists())
+                   and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
         raise JaxsrError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
     return files
@@ -57,7 +60,7 @@ def iter_images(folder, keep_going: bool = False) -> Iterator[HRImage]:
     JaxsrError, or with ``keep_going`` is yielded as ``HRImage(stem, None, error=<message>)``."""
     for path in list_images(folder):
         try:
-            image, note = read_image(path)
+            image, note = read_image(path, hint="no image larger is read: a decompression bomb?")
         except JaxsrError as e:
             if not keep_going:
                 raise

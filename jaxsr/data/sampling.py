@@ -132,7 +132,9 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
             key.update(repr(im.shape).encode())
         cache_file = Path(cache_dir) / f"patches-{key.hexdigest()[:16]}.npz"
         if cache_file.is_file():
-            return PatchTable.load(cache_file)
+            cached = _load_cached(cache_file, patch_size, channels)
+            if cached is not None:
+                return cached
     inputs, targets, meta = [], [], []
     n_in = n_tg = 0
     tty = sys.stderr.isatty()  # a live bar on a terminal, a status line every 10 s in a log file
@@ -174,12 +176,43 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
     table = PatchTable(np.concatenate(inputs), np.concatenate(targets),
                        *(c.astype(np.int32) for c in cols), patch_size=patch_size)
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        table.save(cache_file)
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            table.save(cache_file)
+        except OSError as e:  # a full disk, a cache folder that is a file
+            raise JaxsrError(f"cannot cache the training patches in {cache_file.parent} (data.cache_dir): "
+                             f"{e.strerror or e}") from None
         if jax.process_index() == 0:
             print(f"note: training patches cached in {cache_file} ({cache_file.stat().st_size / 1e6:.1f} MB)",
                   file=sys.stderr, flush=True)
     return table
+
+
+def _load_cached(path: Path, patch_size: int, channels: int) -> PatchTable | None:
+    """The table cached in ``path``, or None (with a ``note:``, after removing the file) when it cannot be
+    read whole (a truncated or damaged file: the zip's CRCs, missing arrays, inconsistent offsets): rebuilt."""
+    try:
+        table = PatchTable.load(path)
+        n = table.num_items
+        sizes = [len(getattr(table, f)) for f in ("in_offset", "in_width", "tg_offset", "tg_width", "max_y",
+                                                  "max_x", "factor")]
+        last_in = int(table.in_offset[-1]) if n else -1
+        ok = (n > 0 and sizes == [n] * len(sizes) and table.patch_size == patch_size
+              and table.inputs.ndim == table.targets.ndim == 2 and table.channels == channels
+              and table.inputs.dtype == table.targets.dtype == np.float32 and last_in < len(table.inputs))
+        if not ok:
+            raise ValueError("its arrays do not make a patch table")
+        return table
+    except Exception as e:  # zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError, ...
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}" if str(e) else type(e).__name__
+    if jax.process_index() == 0:
+        print(f"note: the cached training patches {path} are damaged ({reason}); rebuilding them",
+              file=sys.stderr, flush=True)
+        try:
+            path.unlink()
+        except OSError:
+            pass
+    return None
 
 
 def dihedral_grids(size: int) -> tuple[np.ndarray, np.ndarray]:

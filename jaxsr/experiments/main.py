@@ -36,7 +36,9 @@ def _flat(c, prefix=""):
 
 def _parser() -> argparse.ArgumentParser:
     fields = "\n".join(f"  --{k}={v!r}" for k, v in _flat(get_config("depth")))
-    p = argparse.ArgumentParser(prog="python -m jaxsr.experiments", description=(
+    from jaxsr.cli import OneLineParser
+
+    p = OneLineParser(prog="python -m jaxsr.experiments", description=(
         "Reproduce the VDSR paper's experiments on the 91 images: depth (Fig. 3), residual (Fig. 4 and "
         "Table 1), scales (Table 2). Writes WORKDIR/<experiment>.md, .json and .png (jaxsr beside the "
         "paper's numbers); checkpoints under WORKDIR/<experiment>/."),
@@ -117,12 +119,19 @@ def _validate(c) -> None:
 
 
 def run_and_report(name: str, c, workdir: str) -> dict:
+    from jaxsr.checkpoint import run_folder_lock
+
+    _validate(c)
+    with run_folder_lock(Path(workdir) / name):  # one process per experiment folder
+        return _run_and_report(name, c, workdir)
+
+
+def _run_and_report(name: str, c, workdir: str) -> dict:
     import jax
 
     from jaxsr.experiments import report
     from jaxsr.experiments.runner import run_grid
 
-    _validate(c)
     out = run_grid(name, c, workdir)
     datasets = [d.strip() for d in str(c.eval.datasets).split(",") if d.strip()]
     scales = [int(s) for s in c.eval.scales]

@@ -25,7 +25,7 @@ from jaxsr.checkpoint import Checkpointer
 from jaxsr.data.epochs import steps_per_epoch
 from jaxsr.data.sampling import build_patch_table
 from jaxsr.data.sources import eval_datasets, training_images
-from jaxsr.errors import JaxsrError
+from jaxsr.errors import JaxsrError, NonFiniteOutput
 from jaxsr.evaluation import evaluate
 from jaxsr.inference import Upscaler
 from jaxsr.io import atomic_write_bytes
@@ -184,7 +184,8 @@ def _run_group(name, g, c, gdir: Path, tables, spe, total, mesh, eval_sets, prog
 
         def score(at: int, state) -> dict:  # every variant after step ``at`` (None for a diverged one)
             losses.check()
-            return _evaluate(g, eval_model, state, alive, at, spe, eval_sets, c, upscalers)
+            return _evaluate(g, eval_model, state, alive, at, spe, eval_sets, c, upscalers,
+                             record["diverged"])
 
         def evaluate(at: int) -> None:  # at an evaluation step not yet recorded: score and record it
             if at in eval_steps and at not in evaluated and at > 0:
@@ -304,8 +305,10 @@ def _write(path: Path, record: dict) -> None:
         atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
 
 
-def _evaluate(g, eval_model, state, alive, step, spe, eval_sets, c, upscalers) -> dict:
-    """Every variant on the eval datasets (paper protocol, ``jaxsr.evaluation``); None for a diverged one."""
+def _evaluate(g, eval_model, state, alive, step, spe, eval_sets, c, upscalers, diverged=None) -> dict:
+    """Every variant on the eval datasets (paper protocol, ``jaxsr.evaluation``); None for a diverged one. A
+    variant whose output is not finite (NaN/inf under finite params) is never scored: it is diverged from
+    here on (``alive`` false, ``diverged[name]`` = this step)."""
     results, stacked = {}, local_copy(state.params)  # host numpy, process-local (multi-host safe)
     for i, v in enumerate(g.variants):
         params = unstack(stacked, i)
@@ -321,5 +324,12 @@ def _evaluate(g, eval_model, state, alive, step, spe, eval_sets, c, upscalers) -
             upscalers[key].params = params
             return upscalers[key]
 
-        results[v.name] = evaluate(factory, eval_sets, [int(s) for s in c.eval.scales], progress=False)
+        try:
+            results[v.name] = evaluate(factory, eval_sets, [int(s) for s in c.eval.scales], progress=False)
+        except NonFiniteOutput:
+            results[v.name], alive[i] = None, False
+            if diverged is not None:
+                diverged.setdefault(v.name, step)
+            print(f"note: {g.name} variant {v.name!r}: its output is not finite at step {step}: reported as "
+                  "diverged, never scored", file=sys.stderr, flush=True)
     return {"step": step, "epoch": step / spe, "results": results}

@@ -22,6 +22,7 @@ class Bicubic(nn.Module):
     upsampling: ClassVar[str] = "pre"
     scale_mode: ClassVar[str] = "any"
     scale_params: ClassVar[tuple] = ()
+    kwarg_ranges: ClassVar[dict] = {"channels": (1, 3)}
 
     def receptive_radius(self) -> int:
         return 0

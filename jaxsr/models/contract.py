@@ -14,7 +14,10 @@ A model class declares (class attributes, ``typing.ClassVar``):
 and has a constructor field ``channels`` (1 = Y, 3 = RGB; input and output channels) and a method
 ``receptive_radius()`` (input pixels of context each output pixel sees on each side, exactly: tiling uses
 it). Optionally, ``tiny`` (ClassVar, a dict): constructor arguments of a small instance, with which
-``tests/test_model_contract.py`` checks every registered model (default: the registered arguments).
+``tests/test_model_contract.py`` checks every registered model (default: the registered arguments). And
+optionally ``kwarg_ranges`` (ClassVar): ``{argument: (lo, hi)}`` for its integer (or integer tuple)
+constructor arguments; :func:`check_kwargs` checks arguments from outside (a weights file, a run's config)
+against the fields, their types and these ranges before anything is built (``depth=10**7`` never hangs).
 
 :func:`spec_of` gives a built model's :class:`ModelSpec`; :func:`apply` calls any model at a scale. The
 registry (names, ``build``, ``contract`` of a name) is :mod:`jaxsr.models.registry`.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 import flax.errors
 import flax.linen as nn
 
-__all__ = ["ModelSpec", "UPSAMPLING", "SCALE_MODES", "missing_contract", "spec_of", "apply"]
+__all__ = ["ModelSpec", "UPSAMPLING", "SCALE_MODES", "missing_contract", "spec_of", "apply", "check_kwargs"]
 
 UPSAMPLING = ("pre", "post")
 SCALE_MODES = ("any", "fixed", "call")
@@ -121,3 +124,32 @@ def apply(model, params, x, scale: int | None = None):
         raise ValueError(f"the params have no x{scale} branch ({type(e).__name__}); they were initialised at "
                          f"another scale: initialise without a scale (jaxsr.weights.init_params) to create "
                          f"every branch of {spec.scales}") from None
+
+
+def check_kwargs(cls: type, kwargs: dict) -> None:
+    """ValueError (naming the argument) unless every ``kwargs`` entry is a constructor field of ``cls`` with
+    a value of its default's type, within the class's declared ``kwarg_ranges``."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("parent", "name", "dtype")}
+    ranges = getattr(cls, "kwarg_ranges", {})
+    for key, value in kwargs.items():
+        if key not in fields:
+            raise ValueError(f"{cls.__name__} has no argument {key!r}")
+        default = fields[key].default
+        ints = value if isinstance(value, (tuple, list)) else (value,)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, (int, tuple)):
+            ok = (isinstance(value, (tuple, list)) == isinstance(default, tuple) and len(ints) <= 64
+                  and all(isinstance(v, int) and not isinstance(v, bool) for v in ints))
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, type(default)) if default is not dataclasses.MISSING else True
+        if not ok:
+            kind = {"bool": "a bool", "int": "an integer", "tuple": "a list of integers", "float": "a number",
+                    "str": "a string"}.get(type(default).__name__, type(default).__name__)
+            raise ValueError(f"{key}={value!r:.60} is not {kind}, as {cls.__name__}'s {key} must be")
+        if key in ranges:
+            lo, hi = ranges[key]
+            if not all(lo <= v <= hi for v in ints):
+                raise ValueError(f"{key}={value!r:.60} is outside {cls.__name__}'s range {lo}..{hi}")

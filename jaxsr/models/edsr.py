@@ -104,6 +104,8 @@ class EDSR(nn.Module):
     upsampling: ClassVar[str] = "post"
     scale_mode: ClassVar[str] = "fixed"  # built for ``scale``
     scale_params: ClassVar[tuple] = ("upsampler",)  # its shape depends on the scale
+    kwarg_ranges: ClassVar[dict] = {"scale": (2, 16), "num_blocks": (1, 256), "features": (1, 2048),
+                                    "channels": (1, 3)}
     tiny: ClassVar[dict] = {"num_blocks": 1, "features": 4}
 
     def receptive_radius(self) -> int:

@@ -37,6 +37,8 @@ class MDSR(nn.Module):
     upsampling: ClassVar[str] = "post"
     scale_mode: ClassVar[str] = "call"  # __call__(x, scale)
     scale_params: ClassVar[tuple] = ("up_",)  # the per-scale upsamplers (pre_s blocks share shapes)
+    kwarg_ranges: ClassVar[dict] = {"scales": (2, 16), "num_blocks": (1, 256), "features": (1, 2048),
+                                    "channels": (1, 3)}
     tiny: ClassVar[dict] = {"num_blocks": 1, "features": 4}
 
     def receptive_radius(self) -> int:

@@ -33,6 +33,7 @@ class SRCNN(nn.Module):
     upsampling: ClassVar[str] = "pre"
     scale_mode: ClassVar[str] = "any"
     scale_params: ClassVar[tuple] = ()
+    kwarg_ranges: ClassVar[dict] = {"filters": (1, 63), "features": (1, 4096), "channels": (1, 3)}
     tiny: ClassVar[dict] = {"features": (4, 4)}
 
     def receptive_radius(self) -> int:

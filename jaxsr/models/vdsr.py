@@ -36,6 +36,8 @@ class VDSR(nn.Module):
     upsampling: ClassVar[str] = "pre"  # takes the bicubic ILR, not the LR image
     scale_mode: ClassVar[str] = "any"  # one network for every scale
     scale_params: ClassVar[tuple] = ()
+    # ranges of the integer arguments (a weights file's stored kwargs are checked against them before building)
+    kwarg_ranges: ClassVar[dict] = {"depth": (2, 1000), "features": (1, 4096), "channels": (1, 3)}
     tiny: ClassVar[dict] = {"depth": 3, "features": 4}
 
     def receptive_radius(self) -> int:
