@@ -31,7 +31,7 @@ def paper_reference() -> dict:
 def evaluations(folder, dataset: str = "Set5") -> dict:
     """{scale: [(epoch, psnr), ...]} of every evaluation of ``dataset`` in the campaign's log, up to the
     state's step."""
-    from jaxsr.campaign.runner import _read_jsonl
+    from jaxsr.campaign.runner import read_jsonl
     from jaxsr.campaign.state import read_meta
 
     folder = Path(folder)
@@ -39,7 +39,7 @@ def evaluations(folder, dataset: str = "Set5") -> dict:
     meta = read_meta(folder / "state.msgpack")
     step = 0 if meta is None else int(meta["step"])
     out: dict[int, list] = {}
-    for row in _read_jsonl(folder / "metrics.jsonl"):
+    for row in read_jsonl(folder / "metrics.jsonl"):
         if row.get("step", 0) > step:
             continue
         for key, value in row.items():
@@ -95,35 +95,32 @@ def curve(folder, out) -> Path:
 
 
 def export(folder, out, overwrite: bool = False) -> Path:
-    """The state's params as a weights file (``.msgpack`` with the model's kwargs); refuses a non-finite
-    state and an existing ``out`` (unless ``overwrite``)."""
-    import numpy as np
-    from flax import serialization
-    from flax.traverse_util import unflatten_dict
+    """The state's params as a weights file (``.msgpack`` with the model's kwargs), restored through the
+    state file's own checks (fit to the campaign's model, digest, config); refuses non-finite params and
+    an existing ``out`` (unless ``overwrite``)."""
+    import jax
 
-    from jaxsr.campaign.runner import _open
-    from jaxsr.weights import save_params
+    from jaxsr import models
+    from jaxsr.campaign.runner import _config_sha, _open
+    from jaxsr.campaign.state import StateFile
+    from jaxsr.checkpoint import digest
+    from jaxsr.weights import init_params, save_params
 
     folder, out = Path(folder), Path(out)
     if out.exists() and not overwrite:
         raise JaxsrError(f"{out} exists (pass --overwrite to replace it)")
-    _, config = _open(folder)
+    record, config = _open(folder)
     path = folder / "state.msgpack"
-    from jaxsr.campaign.state import _read
-
-    data = _read(path)
-    params = {}
-    for key, value in data["params"].items():  # keystr paths: "['params']['conv_0']['kernel']"
-        parts = tuple(p.strip("'\"") for p in key.strip("[]").split("]["))
-        if not np.all(np.isfinite(value)):
-            raise JaxsrError(f"{path}: params{key} is not finite; nothing exported")
-        params[parts] = value
-    tree = unflatten_dict(params)
-    from jaxsr.checkpoint import digest
-
-    if digest(tree)[0] != data["meta"]["digests"]["params"]:
-        raise JaxsrError(f"{path}: damaged campaign state (params do not match their digest)")
+    model = models.build(config.model.name, int(config.data.scales[0]), **dict(config.model.kwargs))
+    local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    like = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=local),
+                                  jax.eval_shape(lambda: init_params(model)))
+    restored = StateFile(path, {"config_sha256": _config_sha(record)}, config.batch_size).restore(like)
+    if restored is None:
+        raise JaxsrError(f"{path}: the campaign has no state yet; nothing exported")
+    params = jax.device_get(restored[1])
+    if not digest(params)[1]:
+        raise JaxsrError(f"{path}: the params are not finite; nothing exported")
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_params(out, tree, {k: v for k, v in dict(config.model.kwargs).items()}, overwrite=overwrite)
-    serialization.msgpack_restore(out.read_bytes())  # reads back
+    save_params(out, params, dict(config.model.kwargs), overwrite=overwrite)
     return out

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import ml_collections
 
-from jaxsr.campaign.state import StateFile, read_meta, write_durably
+from jaxsr.campaign.state import StateFile, read_meta
+from jaxsr.io import atomic_write_bytes
 from jaxsr.config import with_new_fields
 from jaxsr.errors import JaxsrError
 
@@ -140,7 +141,7 @@ def create(folder, config) -> dict:
     relative = _map_paths(config, lambda p: os.path.relpath(Path(p).absolute(), folder.absolute()))
     record = {"config": json.loads(relative.to_json()), "data_sha256": _fingerprint(config),
               "environment": environment(config), "created": _now(), "machine": machine()}
-    write_durably(folder / "campaign.json", (json.dumps(record, indent=1) + "\n").encode())
+    atomic_write_bytes(folder / "campaign.json", (json.dumps(record, indent=1) + "\n").encode(), durable=True)
     return record
 
 
@@ -161,7 +162,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     """The complete JSON lines of ``path`` (a partial last line from a killed writer is left out)."""
     rows = []
     if path.is_file():
@@ -175,10 +176,10 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def _trim_log(path: Path, step: int) -> None:
     """Keep the log rows of steps the state has reached: a killed leg's later rows are retrained."""
-    rows = _read_jsonl(path)
+    rows = read_jsonl(path)
     kept = [r for r in rows if r.get("step", 0) <= step]
     if path.exists() and (len(kept) != len(rows) or not path.read_text().endswith("\n") and rows):
-        write_durably(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+        atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode(), durable=True)
 
 
 def run_leg(folder, *, config=None, max_seconds: float = 0, max_steps: int = 0,
@@ -222,11 +223,11 @@ def _run_leg(folder: Path, *, config, max_seconds, max_steps, save_every_seconds
     state_path, log_path = folder / "state.msgpack", folder / "metrics.jsonl"
     meta = read_meta(state_path)  # a damaged file stops here, before anything is written
     start = 0 if meta is None else int(meta["step"])
-    if meta is None and any(r.get("step", 0) > 0 for r in _read_jsonl(log_path)):
+    if meta is None and any(r.get("step", 0) > 0 for r in read_jsonl(log_path)):
         raise JaxsrError(f"{state_path}: missing, but the campaign's log has trained steps; restore the state "
                          "from git (git checkout -- it) instead of starting over")
     _trim_log(log_path, start)
-    legs = _read_jsonl(folder / "legs.jsonl")
+    legs = read_jsonl(folder / "legs.jsonl")
     leg = {"leg": len(legs) + 1, "started": _now(), "machine": machine(), "from_step": start,
            "max_seconds": max_seconds, "environment_changes": changes}
     _write_legs(folder, legs + [leg])
@@ -254,7 +255,8 @@ def _run_leg(folder: Path, *, config, max_seconds, max_steps, save_every_seconds
 
 
 def _write_legs(folder: Path, legs: list[dict]) -> None:
-    write_durably(folder / "legs.jsonl", "".join(json.dumps(r) + "\n" for r in legs).encode())
+    atomic_write_bytes(folder / "legs.jsonl", "".join(json.dumps(r) + "\n" for r in legs).encode(),
+                       durable=True)
 
 
 def _steps_per_epoch(folder: Path) -> int | None:
@@ -276,9 +278,9 @@ def status(folder) -> str:
     resolved = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
     total, spe = resolved.get("total_steps"), resolved.get("steps_per_epoch")
     step = 0 if meta is None else int(meta["step"])
-    rows = _read_jsonl(folder / "metrics.jsonl")  # rows past the state's step: a leg running (or killed)
+    rows = read_jsonl(folder / "metrics.jsonl")  # rows past the state's step: a leg running (or killed)
     train = [r for r in rows if "train/loss" in r]
-    legs = _read_jsonl(folder / "legs.jsonl")
+    legs = read_jsonl(folder / "legs.jsonl")
     lines = [f"campaign {folder}: {config.model.name} {dict(config.model.kwargs)}, "
              f"scales {tuple(config.data.scales)}, batch {config.batch_size}, {config.compute_dtype}"]
     if total is None:

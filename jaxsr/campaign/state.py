@@ -30,14 +30,9 @@ from jaxsr.errors import JaxsrError
 from jaxsr.io import atomic_write_bytes
 from jaxsr.parallel import local_copy
 
-__all__ = ["FORMAT", "StateFile", "read_meta", "write_durably"]
+__all__ = ["FORMAT", "StateFile", "read_meta"]
 
 FORMAT = "jaxsr-campaign-state/1"
-
-
-def write_durably(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably: temporary file, fsync, rename, fsync the folder."""
-    atomic_write_bytes(path, data, durable=True)
 
 
 def _by_path(tree) -> dict:
@@ -76,8 +71,6 @@ class StateFile:
         self.path, self.meta, self.batch_size = Path(path), dict(meta), int(batch_size)
         self.steps_per_epoch = steps_per_epoch
         self._pending: dict[int, dict] = {}
-        self.trained_seconds, self._since = 0.0, time.monotonic()
-        self.saves = 0
 
     def steps(self) -> list[int]:
         meta = read_meta(self.path)
@@ -87,11 +80,8 @@ class StateFile:
         """Keep a host copy of the state at ``step`` (the step donates its buffers); written on confirm."""
         params, train = local_copy(params), local_copy(train)
         (p, p_ok), (t, t_ok) = digest(params), digest(train)
-        now = time.monotonic()
-        self.trained_seconds += now - self._since
-        self._since = now
         self._pending[int(step)] = {"params": params, "train": train, "finite": p_ok and t_ok,
-                                    "digests": {"params": p, "train": t}, "seconds": self.trained_seconds}
+                                    "digests": {"params": p, "train": t}}
 
     def wait(self) -> None:
         pass
@@ -105,15 +95,14 @@ class StateFile:
             meta = {**self.meta, "step": int(step),
                     "epoch": step / self.steps_per_epoch if self.steps_per_epoch else None,
                     "stream": {"next_element": int(step) * self.batch_size, "batch_size": self.batch_size},
-                    "digests": info["digests"], "leg_seconds": round(info["seconds"], 1),
+                    "digests": info["digests"],
                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             data = {"format": FORMAT, "meta": json.dumps(meta, sort_keys=True),
                     "params": _by_path(info["params"]), "train": _by_path(info["train"])}
             try:
-                write_durably(self.path, serialization.msgpack_serialize(data))
+                atomic_write_bytes(self.path, serialization.msgpack_serialize(data), durable=True)
             except OSError as e:
                 raise JaxsrError(f"cannot write the campaign state {self.path}: {e.strerror}") from None
-            self.saves += 1
         return True
 
     def discard_unconfirmed(self) -> None:
