@@ -9,7 +9,7 @@ VDSR and SRCNN, the authors' models). ``--weights`` takes a zoo entry's name, a 
 an authors' ``.mat`` (VDSR's MatConvNet model, SRCNN's models, e.g.
 ``'.../SRCNN_9-5-5_ImageNet_x{scale}.mat'`` with ``--model srcnn``), an EDSR-PyTorch ``.pt`` or a training
 run folder; ``{scale}`` in the path is replaced by each scale. ``--protocol`` picks the
-quantization (``jaxsr.protocol``): ``matlab`` (default, the papers' tables) or ``float``. ``--workdir``
+quantization (``jaxsr.eval.protocol``): ``matlab`` (default, the papers' tables) or ``float``. ``--workdir``
 evaluates the latest checkpoint of a training run with that run's own config. Output paths are checked
 before any work; an unreadable image is reported (``error: ...``), the others are scored, and the exit
 status is 1.
@@ -43,7 +43,7 @@ flags.DEFINE_enum("protocol", "matlab", ["matlab", "float"], "Evaluation protoco
                   "as the papers' MATLAB scripts (their tables); 'float' quantizes nothing "
                   "(with --workdir: default = the run's own eval.protocol).")
 flags.DEFINE_list("metrics", ["psnr", "ssim"], "Metrics to score, in table order: names registered in "
-                  "jaxsr.metrics (built in: psnr, ssim on Y; with --workdir: default = the run's "
+                  "jaxsr.eval.metrics (built in: psnr, ssim on Y; with --workdir: default = the run's "
                   "own eval.metrics).")
 flags.DEFINE_bool("no_progress", False, "No progress bar on stderr.")
 flags.DEFINE_list("import", [], "Plug-in modules to import first (they register models, metrics, losses): dotted "
@@ -60,17 +60,17 @@ def main(argv):
     from pathlib import Path
 
     from jaxsr.cli import absl_main, parse_scales
-    from jaxsr.checkpoint import read_run_config
+    from jaxsr.weights.checkpoint import read_run_config
     from jaxsr.data.sources import eval_datasets, folder_datasets
-    from jaxsr.errors import JaxsrError
-    from jaxsr.evaluation import evaluate, markdown_table
-    from jaxsr.io import atomic_write_bytes, writable_dir, writable_file
-    from jaxsr.plugins import import_modules, run_imports
-    from jaxsr.run_spec import eval_scales as run_eval_scales
-    from jaxsr.loading import upscaler_factory
-    from jaxsr.metrics import check_metrics
-    from jaxsr.provenance import results_metadata, scale_note
-    from jaxsr.report import write_report
+    from jaxsr.base.errors import JaxsrError
+    from jaxsr.eval.evaluation import evaluate, markdown_table
+    from jaxsr.base.io import atomic_write_bytes, writable_dir, writable_file
+    from jaxsr.base.plugins import import_modules, run_imports
+    from jaxsr.train.run_spec import eval_scales as run_eval_scales
+    from jaxsr.weights.loading import upscaler_factory
+    from jaxsr.eval.metrics import check_metrics
+    from jaxsr.weights.provenance import results_metadata, scale_note
+    from jaxsr.eval.report import write_report
 
     def run():
         import_modules(FLAGS["import"].value)

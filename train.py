@@ -1,7 +1,7 @@
 """Train a jaxsr model: ``python train.py --config configs/quickstart.py --workdir runs/quickstart``.
 
 Any config field can be overridden, e.g. ``--config.total_steps=1000 --config.data.sampler=device``; the
-fields, defaults and meanings are in ``jaxsr/config.py`` (``python -m jaxsr.config``). Re-running the same
+fields, defaults and meanings are in ``jaxsr/train/config.py`` (``python -m jaxsr.config``). Re-running the same
 command resumes from the newest verified checkpoint in ``--workdir``. ``--import my_pkg.sr_models`` imports
 plug-in modules (models, metrics, losses) first; they are stored in the run's config (``imports``).
 """
@@ -21,14 +21,14 @@ def main(argv):
     from jaxsr.cli import absl_main
 
     def run():
-        from jaxsr.config_check import check_fields
-        from jaxsr.plugins import split
+        from jaxsr.train.config_check import check_fields
+        from jaxsr.base.plugins import split
 
         if FLAGS["import"].value:
             FLAGS.config.imports = ",".join(dict.fromkeys(split(FLAGS.config.get("imports", "")) +
                                                           split(FLAGS["import"].value)))
         check_fields(FLAGS.config)  # a bad field fails before the training machinery is even imported
-        from jaxsr.training import train_and_evaluate
+        from jaxsr.train.training import train_and_evaluate
 
         train_and_evaluate(FLAGS.config, FLAGS.workdir)
 

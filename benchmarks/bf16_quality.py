@@ -5,9 +5,9 @@
 
 For every image and scale, the same LR (the evaluation protocol's: mod-crop, MATLAB-bicubic ↓, ``matlab``
 protocol) goes through the model twice, ``precision="float32"`` and ``precision="bfloat16"``
-(:class:`jaxsr.inference.Upscaler`), and the table gives per dataset and scale:
+(:class:`jaxsr.eval.inference.Upscaler`), and the table gives per dataset and scale:
 
-* the paper metric of each (PSNR/SSIM on Y against HR, as ``jaxsr.evaluation`` scores it) and their difference;
+* the paper metric of each (PSNR/SSIM on Y against HR, as ``jaxsr.eval.evaluation`` scores it) and their difference;
 * bfloat16's output against float32's: PSNR on Y, the largest difference of a uint8 value (Y and the RGB output
   as ``jaxsr-upscale`` writes it: Y merged with the bicubic CbCr), the share of RGB values that differ and the
   share of Y values that differ by more than one level.
@@ -27,10 +27,10 @@ import jaxsr  # noqa: E402  (first: jaxsr's CPU compiler settings)
 import numpy as np  # noqa: E402
 
 from jaxsr.data.folder import list_images  # noqa: E402
-from jaxsr.evaluation import _score_image  # noqa: E402
-from jaxsr.io import read_image  # noqa: E402
-from jaxsr.loading import ParamsSource  # noqa: E402
-from jaxsr.metrics import psnr  # noqa: E402
+from jaxsr.eval.evaluation import _score_image  # noqa: E402
+from jaxsr.base.io import read_image  # noqa: E402
+from jaxsr.weights.loading import ParamsSource  # noqa: E402
+from jaxsr.eval.metrics import psnr  # noqa: E402
 
 
 def compare(data_dir, datasets, scales, model, weights):
@@ -91,7 +91,7 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     start = time.perf_counter()
-    print(f"jaxlib {jaxsr.xla_cpu._jaxlib_version()}; {jaxsr.XLA_CPU_SETTING}", file=sys.stderr)
+    print(f"jaxlib {jaxsr.base.xla_cpu._jaxlib_version()}; {jaxsr.XLA_CPU_SETTING}", file=sys.stderr)
     rows = compare(args.data_dir, args.datasets.split(","), [int(s) for s in args.scales.split(",")],
                    args.model, args.weights)
     print(table(rows))

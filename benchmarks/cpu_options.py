@@ -1,5 +1,5 @@
 """Which XLA:CPU compile options put VDSR's convolutions where, and how fast (the measurement behind
-jaxsr/xla_cpu.py's choices; benchmarks/NOTES.md, issue 23).
+jaxsr/base/xla_cpu.py's choices; benchmarks/NOTES.md, issue 23).
 
   python benchmarks/cpu_options.py fwd256 float32,bfloat16 default,eigen,onednn,eigen+onednn --rounds 5
   python benchmarks/cpu_options.py train float32 default,eigen,eigen+onednn --rounds 3
@@ -28,15 +28,15 @@ import numpy as np  # noqa: E402
 
 import train_throughput as tt  # noqa: E402
 from jaxsr.models import VDSR  # noqa: E402
-from jaxsr.weights import init_params  # noqa: E402
+from jaxsr.weights.params import init_params  # noqa: E402
 
 YNN = "xla_cpu_experimental_ynn_fusion_type"
 FUSIONS = "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"
 OPTIONS = {
     "default": {YNN: FUSIONS},
     "eigen": {YNN: FUSIONS.split(",", 1)[1]},
-    "onednn": {YNN: FUSIONS, **jaxsr.xla_cpu.ONEDNN},
-    "eigen+onednn": {YNN: FUSIONS.split(",", 1)[1], **jaxsr.xla_cpu.ONEDNN},
+    "onednn": {YNN: FUSIONS, **jaxsr.base.xla_cpu.ONEDNN},
+    "eigen+onednn": {YNN: FUSIONS.split(",", 1)[1], **jaxsr.base.xla_cpu.ONEDNN},
 }
 
 

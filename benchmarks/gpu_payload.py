@@ -28,8 +28,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's jaxsr, not an installed one
 
-from jaxsr.io import IMAGE_EXTENSIONS  # noqa: E402
-from jaxsr.protocol import hr_y  # noqa: E402
+from jaxsr.base.io import IMAGE_EXTENSIONS  # noqa: E402
+from jaxsr.eval.protocol import hr_y  # noqa: E402
 
 LIMIT_MIB = 64
 WHEELS = ("ml-collections", "dm-pix", "tensorboardX")  # their dependencies are in the GPU image

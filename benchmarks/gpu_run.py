@@ -120,7 +120,7 @@ def smoke_payload(dst: Path) -> Path:
     from PIL import Image
 
     from jaxsr.data.sources import EMBEDDED_EVAL, EMBEDDED_TRAIN, _skimage
-    from jaxsr.protocol import hr_y
+    from jaxsr.eval.protocol import hr_y
 
     def y8(a):
         a = np.asarray(a)[:96, :96]
@@ -174,7 +174,7 @@ def stage_latency(out: Path, payload: Path, smoke: bool) -> None:
     from jaxsr.ops.color import to_y
     from jaxsr.ops.crop import modcrop
     from jaxsr.ops.resize import imresize
-    from jaxsr.weights import init_params
+    from jaxsr.weights.params import init_params
 
     res = {"device": str(jax.devices()[0].device_kind), "platform": jax.default_backend(),
            "jax": jax.__version__, "python": platform.python_version()}
@@ -284,8 +284,8 @@ def stage_export(out: Path, workdir: Path) -> None:
     """(child) The run's latest checkpoint as ``vdsr.msgpack``, and its metrics."""
     import jax
 
-    from jaxsr.loading import run_model
-    from jaxsr.weights import save_params
+    from jaxsr.weights.loading import run_model
+    from jaxsr.weights.params import save_params
 
     model, params = run_model(str(workdir))[:2]
     save_params(out / "vdsr.msgpack", params)
@@ -303,8 +303,8 @@ def stage_export(out: Path, workdir: Path) -> None:
 def part_experiments(run: Run) -> dict:
     import importlib.util
 
-    if importlib.util.find_spec("jaxsr.experiments") is None:
-        return {"skipped": "jaxsr.experiments is not in this checkout"}
+    if importlib.util.find_spec("jaxsr.research.experiments") is None:
+        return {"skipped": "jaxsr.research.experiments is not in this checkout"}
     root = Path("/tmp/jaxsr_gpu_run/experiments") if not run.smoke else run.out / "_experiments"
     t91 = run.payload / "train" / "T91"
     test = sorted((run.payload / "test").iterdir())[0]

@@ -11,7 +11,7 @@ worker, then round 2, … — so load from other jobs hits all alike; quote the 
 * ``train``: the VDSR 20×64 training step, batch 64, 41×41 patches (``train_throughput.py``'s step: jaxsr's own
   ``make_train_step``; PyTorch channels_last, bfloat16 = autocast);
 * ``fwd256`` / ``fwd1080``: VDSR inference on one 256×256 / 1920×1080 Y image, whole (untiled): jaxsr through
-  :class:`jaxsr.inference.Upscaler` (its compile options and ``precision``), PyTorch under ``no_grad``.
+  :class:`jaxsr.eval.inference.Upscaler` (its compile options and ``precision``), PyTorch under ``no_grad``.
 
 A worker's time is the median of its rounds (``--steps`` calls each, waited for once).
 """
@@ -41,9 +41,9 @@ if framework.startswith("jaxsr"):
         run = tt._jaxsr_runner("cpu", dtype, 64, 41, 20, 64, "train")
         call, sync = run, run.sync
     else:
-        from jaxsr.inference import Upscaler
+        from jaxsr.eval.inference import Upscaler
         from jaxsr.models import VDSR
-        from jaxsr.weights import init_params
+        from jaxsr.weights.params import init_params
         model = VDSR()
         up = Upscaler(model, init_params(model, 0), 2, precision=dtype)
         x = np.random.default_rng(0).random((1, *{shape!r}, 1), dtype=np.float32)

@@ -23,9 +23,9 @@ import numpy as np  # noqa: E402
 
 from jaxsr import models  # noqa: E402
 from jaxsr.data.sampling import build_patch_table  # noqa: E402
-from jaxsr.experiments.config import get_config  # noqa: E402
-from jaxsr.parallel import make_mesh, replicate  # noqa: E402
-from jaxsr.sweep import Variant, init_state, make_sweep_runner  # noqa: E402
+from jaxsr.research.experiments.config import get_config  # noqa: E402
+from jaxsr.base.parallel import make_mesh, replicate  # noqa: E402
+from jaxsr.train.sweep import Variant, init_state, make_sweep_runner  # noqa: E402
 
 
 def timed(run, state, steps, repeats):

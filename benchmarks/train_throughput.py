@@ -7,8 +7,8 @@ The step is the paper's: VDSR (``--depth`` 3×3 conv layers of ``--features`` ch
 loss ½‖r − f(x)‖² summed per patch and averaged over the batch, weight decay 1e-4 on kernels → adjustable
 gradient clipping (θ = 1e-3, bound θ/γ) → SGD momentum 0.9 → lr 0.1.
 
-* jaxsr: THE library step, ``jaxsr.train_step.make_train_step`` with ``jaxsr.optim.make_optimizer`` on the
-  ``configs/vdsr.py`` optimiser, jitted with the state donated as ``jaxsr.feeding.make_runner`` does;
+* jaxsr: THE library step, ``jaxsr.train.train_step.make_train_step`` with ``jaxsr.train.optim.make_optimizer`` on the
+  ``configs/vdsr.py`` optimiser, jitted with the state donated as ``jaxsr.train.feeding.make_runner`` does;
   bfloat16 sets the model's compute dtype (params stay float32), as ``config.compute_dtype`` does.
 * PyTorch: the same network (channels_last), loss and update order (decay, clamp, momentum SGD without
   its own decay); ``torch.compile`` of the model unless ``--no-torch-compile``; bfloat16 = AMP autocast.
@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 LR, MOMENTUM, WEIGHT_DECAY, CLIP_THETA = 0.1, 0.9, 1e-4, 1e-3
 # "jaxsr-ynn": the same jaxsr step compiled with jaxlib 0.10's own CPU default (YNNPACK convolutions), i.e.
-# without jaxsr's XLA:CPU setting (jaxsr/xla_cpu.py); its compiled HLO equals a run with
+# without jaxsr's XLA:CPU setting (jaxsr/base/xla_cpu.py); its compiled HLO equals a run with
 # JAXSR_XLA_CPU_DEFAULTS=0. CPU and jaxlib 0.10 only.
 YNN_DEFAULT = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,"
                "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
@@ -58,15 +58,15 @@ def _data(batch: int, patch: int, seed: int = 0):
 
 def _jaxsr_runner(device: str, dtype: str, batch: int, patch: int, depth: int, features: int, mode: str,
                   compiler_options=None):
-    from jaxsr.config import get_config
+    from jaxsr.train.config import get_config
     from jaxsr.models import VDSR
-    from jaxsr.optim import make_optimizer
-    from jaxsr.train_step import TrainState, make_train_step
-    from jaxsr.weights import init_params
+    from jaxsr.train.optim import make_optimizer
+    from jaxsr.train.train_step import TrainState, make_train_step
+    from jaxsr.weights.params import init_params
 
     dev = jax.devices(device)[0]
-    if compiler_options is None:  # the library's own jit options (jaxsr/xla_cpu.py), as feeding/inference use
-        compiler_options = jaxsr.xla_cpu.compiler_options("train" if mode == "train" else "inference", dtype,
+    if compiler_options is None:  # the library's own jit options (jaxsr/base/xla_cpu.py), as feeding/inference use
+        compiler_options = jaxsr.base.xla_cpu.compiler_options("train" if mode == "train" else "inference", dtype,
                                                           dev.platform)
     model = VDSR(depth=depth, features=features, dtype=jnp.dtype(dtype))
     optim = get_config("vdsr").optim

@@ -18,7 +18,7 @@ from pathlib import Path
 
 CHILD = """
 import resource, sys, time
-from jaxsr.upscale import main
+from jaxsr.cli.upscale import main
 start = time.perf_counter()
 rc = main(sys.argv[1:])
 print("RESULT", rc, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)

@@ -11,7 +11,7 @@ EDSR: ``--config.model.name=edsr --config.model.kwargs.num_blocks=32 --config.mo
 --config.model.kwargs.res_scale=0.1``.
 """
 
-from jaxsr.config import get_config as defaults
+from jaxsr.train.config import get_config as defaults
 
 
 def get_config():

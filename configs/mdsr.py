@@ -4,7 +4,7 @@ chosen at random (a pure function of (seed, step)), so every scale compiles once
   python train.py --config configs/mdsr.py --workdir runs/mdsr --config.data.folders=DIV2K/DIV2K_train_HR
 """
 
-from jaxsr.config import get_config as defaults
+from jaxsr.train.config import get_config as defaults
 
 
 def get_config():

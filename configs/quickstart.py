@@ -9,7 +9,7 @@ and trained on x2/x3/x4 mixed it over-sharpens x2 (measured: 0.0 to −0.3 dB ag
 (configs/vdsr.py).
 """
 
-from jaxsr.config import get_config as defaults, optimizer
+from jaxsr.train.config import get_config as defaults, optimizer
 
 
 def get_config():

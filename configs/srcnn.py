@@ -4,7 +4,7 @@ The paper's SGD with per-layer rates (1e-4, 1e-5 last) is replaced by Adam at 1e
 recipe, which converges in far fewer steps; one model for x2, x3, x4 like VDSR's multi-scale training.
 """
 
-from jaxsr.config import get_config as defaults, optimizer
+from jaxsr.train.config import get_config as defaults, optimizer
 
 
 def get_config():

@@ -6,7 +6,7 @@
 One model for x2, x3 and x4 (scales mixed in every batch), 41×41 ILR patches, batch 64, SGD with momentum
 0.9 and weight decay 1e-4, learning rate 0.1 divided by 10 every 20 epochs for 80 epochs, adjustable
 gradient clipping, He initialisation, loss ½‖r − f(x)‖² per patch. Every field and its meaning:
-``python -m jaxsr.config vdsr`` (jaxsr/config.py).
+``python -m jaxsr.config vdsr`` (jaxsr/train/config.py).
 
 Epoch (defined in jaxsr.data.epochs): the non-overlapping 41×41 patches of the training images at all three
 scales, divided by the batch — 54,192 patches, 847 steps on the 291 images, so 67,760 steps in all (T91
@@ -26,7 +26,7 @@ the predicted residual correlates 0.32 with the true one. (An earlier 60-step ch
 batch 16 had read θ = 1e-3's fall to the zero-residual level as training.) θ = 1e-2 and above diverge.
 """
 
-from jaxsr.config import get_config as defaults
+from jaxsr.train.config import get_config as defaults
 
 
 def get_config():

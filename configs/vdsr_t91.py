@@ -9,7 +9,7 @@ x2/x3/x4 at the end. Paths are relative to the repository root (the campaign sto
 folder).
 """
 
-from jaxsr.config import get_config as defaults
+from jaxsr.train.config import get_config as defaults
 
 
 def get_config():

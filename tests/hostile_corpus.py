@@ -23,7 +23,7 @@ def _vdsr_params(seed: int = 0) -> dict:
     import jax
 
     from jaxsr import models
-    from jaxsr.weights import init_params
+    from jaxsr.weights.params import init_params
 
     return jax.tree_util.tree_map(np.array, jax.device_get(init_params(models.VDSR(**TINY), seed)))
 
@@ -32,7 +32,7 @@ def weights(folder: Path) -> dict[str, Path]:
     """``.msgpack`` params of a tiny VDSR: good; one NaN kernel entry; one inf bias; every weight ×1e30 (finite
     weights, an output that overflows); stored kwargs ``depth: 10**7`` (a model that would take hours to
     build) and ``depth: "x"``."""
-    from jaxsr.weights import save_params
+    from jaxsr.weights.params import save_params
 
     folder.mkdir(parents=True, exist_ok=True)
     good = _vdsr_params()

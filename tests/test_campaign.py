@@ -12,9 +12,9 @@ import pytest
 from flax import serialization
 
 from conftest import REPO, make_tiny_folder, tiny_config
-from jaxsr.campaign import runner
-from jaxsr.campaign.state import read_meta
-from jaxsr.errors import JaxsrError
+from jaxsr.research.campaign import runner
+from jaxsr.research.campaign.state import read_meta
+from jaxsr.base.errors import JaxsrError
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
 

@@ -1,4 +1,4 @@
-"""The config schema in the package (jaxsr/config.py) and the checks made before any data is read."""
+"""The config schema in the package (jaxsr/train/config.py) and the checks made before any data is read."""
 
 import importlib.util
 import subprocess
@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from conftest import REPO, make_tiny_folder, tiny_config
-from jaxsr.config import FAMILIES, get_config, optimizer
-from jaxsr.config_check import check_config, check_fields, config_changes
-from jaxsr.errors import JaxsrError
+from jaxsr.train.config import FAMILIES, get_config, optimizer
+from jaxsr.train.config_check import check_config, check_fields, config_changes
+from jaxsr.base.errors import JaxsrError
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_config_changes_ignore_harmless_fields(folder):
 
 
 def test_a_recipe_family_is_not_tied_to_its_model(folder):
-    from jaxsr.config import FAMILIES, register_family
+    from jaxsr.train.config import FAMILIES, register_family
 
     config = get_config("edsr", model="vdsr")  # EDSR's recipe (L1, Adam) on VDSR at its own defaults
     assert (config.model.name, dict(config.model.kwargs), config.loss, config.optim.name) == ("vdsr", {}, "l1", "adam")
@@ -140,7 +140,7 @@ def test_stored_configs_predating_a_field_or_naming_defaults_are_no_change(folde
 def test_losses_are_a_registry(folder):
     import jax.numpy as jnp
 
-    from jaxsr.losses import _REGISTRY, loss_fn, register_loss
+    from jaxsr.train.losses import _REGISTRY, loss_fn, register_loss
 
     @register_loss("half_l1")
     def half_l1(prediction, target):

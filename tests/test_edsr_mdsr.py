@@ -7,10 +7,10 @@ import pytest
 
 from conftest import make_tiny_folder, tiny_config
 from jaxsr import models
-from jaxsr.checkpoint import read_run_config, restore_params
-from jaxsr.inference import Upscaler, dihedral, inverse_dihedral, self_ensemble
-from jaxsr.training import train_and_evaluate
-from jaxsr.weights import init_params
+from jaxsr.weights.checkpoint import read_run_config, restore_params
+from jaxsr.eval.inference import Upscaler, dihedral, inverse_dihedral, self_ensemble
+from jaxsr.train.training import train_and_evaluate
+from jaxsr.weights.params import init_params
 
 
 def count(model):

@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import REPO
 from jaxsr import models
-from jaxsr.weights import init_params, save_params
+from jaxsr.weights.params import init_params, save_params
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_vdsr_weights_and_self_ensemble(bench):
 
 def test_shipped_vdsr_needs_no_weights_flag(bench, tmp_path):
     """``evaluate.py --model vdsr`` scores the shipped VDSR (the zoo's vdsr_official) and records its file."""
-    from jaxsr import zoo
+    from jaxsr.weights import zoo
 
     out = tmp_path / "res.json"
     r = run("--model", "vdsr", "--data_dir", str(bench / "data"), "--datasets", "Tiny", "--scales", "2",

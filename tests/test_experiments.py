@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from conftest import make_tiny_folder
-from jaxsr.checkpoint import DIGEST
-from jaxsr.experiments.config import TRAIN_SETS
-from jaxsr.experiments.main import main
-from jaxsr.experiments.report import paper_numbers
+from jaxsr.weights.checkpoint import DIGEST
+from jaxsr.research.experiments.config import TRAIN_SETS
+from jaxsr.cli.experiments import main
+from jaxsr.research.experiments.report import paper_numbers
 
 TINY = ["--model.kwargs.depth=3", "--model.kwargs.features=8", "--batch_size=4", "--data.patch_size=12",
         "--log_every_steps=2"]

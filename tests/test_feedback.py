@@ -11,8 +11,8 @@ import pytest
 
 from conftest import REPO
 from jaxsr.data.sampling import build_patch_table
-from jaxsr.provenance import scale_note, trained_scales
-from jaxsr.summary import MetricWriter
+from jaxsr.weights.provenance import scale_note, trained_scales
+from jaxsr.train.summary import MetricWriter
 
 
 def test_patch_preparation_reports_progress_and_cache(tmp_path, capsys):
@@ -25,7 +25,7 @@ def test_patch_preparation_reports_progress_and_cache(tmp_path, capsys):
 
 def test_metrics_survive_a_killed_run(tmp_path):
     """A run killed (SIGKILL: no cleanup at all) keeps the scalars it wrote: jsonl and TensorBoard events."""
-    code = ("import os, signal, time; from jaxsr.summary import MetricWriter, FLUSH_SECONDS\n"
+    code = ("import os, signal, time; from jaxsr.train.summary import MetricWriter, FLUSH_SECONDS\n"
             f"w = MetricWriter({str(tmp_path)!r})\n"
             "for s in range(3): w.write(s, {'loss': 1.0 / (s + 1)})\n"
             "time.sleep(FLUSH_SECONDS + 1.5); os.kill(os.getpid(), signal.SIGKILL)")
@@ -69,7 +69,7 @@ def test_scale_notes():
         "vdsr was trained for x2, x3, x4; x8 is outside that, expect poorer results"
 
 
-@pytest.mark.parametrize("cli", [["evaluate.py"], ["-m", "jaxsr.upscale"], ["-m", "jaxsr.convert"]])
+@pytest.mark.parametrize("cli", [["evaluate.py"], ["-m", "jaxsr.cli.upscale"], ["-m", "jaxsr.convert"]])
 def test_help_exits_zero(cli):
     r = subprocess.run([sys.executable, *cli, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -78,7 +78,7 @@ def test_help_exits_zero(cli):
 
 def test_run_cli_statuses(capsys):
     from jaxsr.cli import run_cli
-    from jaxsr.errors import JaxsrError, UsageError
+    from jaxsr.base.errors import JaxsrError, UsageError
 
     def fail(e):
         raise e

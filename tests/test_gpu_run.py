@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import REPO
 from jaxsr import models
-from jaxsr.weights import load_weights
+from jaxsr.weights.params import load_weights
 
 
 def _module(name):

@@ -26,7 +26,7 @@ from PIL import Image
 import hostile_corpus as corpus
 from conftest import REPO, make_tiny_folder, tiny_config, tiny_flags
 from jaxsr import models
-from jaxsr.errors import JaxsrError, NonFiniteOutput
+from jaxsr.base.errors import JaxsrError, NonFiniteOutput
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
 GB = 1 << 30
@@ -101,7 +101,7 @@ def test_broken_weights_score_nothing(files, tmp_path, name, needle, protocol):
 
 @pytest.mark.parametrize("name,needle", [("nan", "non-finite value"), ("x1e30", "the model's output is not finite")])
 def test_broken_weights_upscale_nothing(files, tmp_path, name, needle):
-    rc, _, stderr, peak = replay(f"upscale {name}", "-m", "jaxsr.upscale", "--weights", files[name], "--scale", "2",
+    rc, _, stderr, peak = replay(f"upscale {name}", "-m", "jaxsr.cli.upscale", "--weights", files[name], "--scale", "2",
                                  files["data"], "--output_dir", tmp_path / "out", "--no_progress")
     assert rc == 1 and not list((tmp_path / "out").rglob("*.png"))
     one_error(stderr, f"{name}.msgpack", needle)
@@ -111,16 +111,16 @@ def test_broken_weights_upscale_nothing(files, tmp_path, name, needle):
 def test_broken_output_in_the_api_training_validation_and_experiments(files):
     """jaxsr.super_resolve, training's validation and the experiments never return or record a number."""
     import jaxsr
-    from jaxsr.experiments.runner import _evaluate as experiments_evaluate
+    from jaxsr.research.experiments.runner import _evaluate as experiments_evaluate
     from jaxsr.data.sources import folder_images
-    from jaxsr.sweep import Variant, _stack
-    from jaxsr.training import _evaluate as validation
+    from jaxsr.train.sweep import Variant, _stack
+    from jaxsr.train.training import _evaluate as validation
 
     model, params = jaxsr.load("vdsr", weights=str(files["good"]))
     broken = jax.tree_util.tree_map(lambda a: a * 1e30, params)
     with pytest.raises(NonFiniteOutput, match="not finite"):
         jaxsr.super_resolve(np.zeros((16, 16), np.uint8) + 100, model, broken, 2)
-    from jaxsr.run_spec import Validation
+    from jaxsr.train.run_spec import Validation
 
     images = {"Tiny": folder_images([files["data"]])[:1]}
     spec = Validation(model, images, images, (2,), "matlab", ("psnr", "ssim"))
@@ -148,7 +148,7 @@ def test_weights_kwargs_outside_the_models_ranges_are_refused_before_building(fi
                                      timeout=120)
         assert rc == 1 and time.monotonic() - start < 60 and peak < GB
         one_error(stderr, f"{name}.msgpack", needle)
-    rc, _, stderr, peak = replay("upscale deep", "-m", "jaxsr.upscale", "--weights", files["deep"], "--scale", "2",
+    rc, _, stderr, peak = replay("upscale deep", "-m", "jaxsr.cli.upscale", "--weights", files["deep"], "--scale", "2",
                                  files["data"], "--output_dir", files["root"] / "o", "--no_progress", timeout=120)
     assert rc == 1 and peak < GB
     one_error(stderr, "outside VDSR's range")
@@ -162,7 +162,7 @@ def test_concurrent_upscales_never_replace_each_others_outputs(files, tmp_path):
     inputs.mkdir()
     for i in range(6):
         shutil.copy(files["data"] / f"img{i % 3}.png", inputs / f"p{i}.png")
-    args = [sys.executable, "-m", "jaxsr.upscale", "--model", "bicubic", "--scale", "2", str(inputs), "--output_dir",
+    args = [sys.executable, "-m", "jaxsr.cli.upscale", "--model", "bicubic", "--scale", "2", str(inputs), "--output_dir",
             str(tmp_path / "out"), "--no_progress"]
     procs = [subprocess.Popen(args, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(6)]
@@ -175,7 +175,8 @@ def test_concurrent_upscales_never_replace_each_others_outputs(files, tmp_path):
 
 def test_an_output_that_appears_after_the_check_is_not_replaced(files, tmp_path, monkeypatch, capsys):
     """The race the existence check cannot close: another writer creates the file while this one works."""
-    from jaxsr import io, upscale
+    from jaxsr.base import io
+    from jaxsr.cli import upscale
 
     target = tmp_path / "out" / "img0_x2.png"
     real = io.read_image
@@ -208,8 +209,8 @@ def test_results_json_report_and_converted_weights_are_not_clobbered(files, tmp_
     rc, _, stderr, _ = replay("report exists", *base, "--report", tmp_path / "rep")
     assert rc == 1 and (tmp_path / "rep" / "index.html").read_text() == "mine"
     one_error(stderr, "holds a report")
-    from jaxsr.io import atomic_write_bytes
-    from jaxsr.weights import save_params
+    from jaxsr.base.io import atomic_write_bytes
+    from jaxsr.weights.params import save_params
 
     converted = tmp_path / "w.msgpack"
     converted.write_bytes(b"mine")
@@ -230,7 +231,7 @@ def _train(folder, work, *extra, timeout=300):
 
 @pytest.fixture(scope="module")
 def run(files, tmp_path_factory):
-    from jaxsr.training import train_and_evaluate
+    from jaxsr.train.training import train_and_evaluate
 
     work = tmp_path_factory.mktemp("hostile_run") / "run"
     train_and_evaluate(tiny_config(files["data"], total_steps=6), str(work))
@@ -293,16 +294,16 @@ def test_two_trainings_in_one_folder_and_a_killed_holder(files, tmp_path):
 
 def test_the_lock_covers_campaign_and_experiment_folders(tmp_path):
     """A second process on a folder held by a leg (or an experiment) is refused before it writes anything."""
-    from jaxsr.campaign.runner import run_leg
-    from jaxsr.experiments.main import run_and_report
-    from jaxsr.experiments.config import get_config
+    from jaxsr.research.campaign.runner import run_leg
+    from jaxsr.research.experiments.driver import run_and_report
+    from jaxsr.research.experiments.config import get_config
 
     campaign, paper = tmp_path / "campaign", tmp_path / "paper"
     campaign.mkdir()
     (campaign / "campaign.json").write_text("{}")
     (paper / "depth").mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom jaxsr.io import folder_lock\n"
+        "import sys, time\nfrom jaxsr.base.io import folder_lock\n"
         f"with folder_lock({str(campaign)!r}), folder_lock({str(paper / 'depth')!r}):\n"
         "    print('held', flush=True)\n    time.sleep(120)\n")], cwd=REPO, env=ENV, stdout=subprocess.PIPE, text=True)
     try:
@@ -321,8 +322,8 @@ def test_the_lock_covers_campaign_and_experiment_folders(tmp_path):
 
 
 def test_a_truncated_patch_cache_is_rebuilt_with_a_note(files, tmp_path):
-    from jaxsr.checkpoint import restore_params
-    from jaxsr.training import train_and_evaluate
+    from jaxsr.weights.checkpoint import restore_params
+    from jaxsr.train.training import train_and_evaluate
 
     clean, damaged = tmp_path / "clean", tmp_path / "damaged"
     train_and_evaluate(tiny_config(files["data"], total_steps=3), str(clean))
@@ -387,7 +388,7 @@ def test_weight_bombs_are_refused_before_inflating(bombs, tmp_path, which, args,
 
 
 def test_a_zip_bomb_pt_without_a_model_is_refused_by_the_byte_cap(bombs):
-    from jaxsr.torch_import import read_torch_state_dict
+    from jaxsr.weights.torch_import import read_torch_state_dict
 
     with pytest.raises(JaxsrError, match="tensors declare 1,200,000,000 bytes, over the limit of 1,073,741,824"):
         read_torch_state_dict(bombs["pt"])
@@ -400,7 +401,7 @@ def test_evaluate_refuses_an_image_bomb_before_decoding_as_upscale_does(bombs, f
     assert rc == 1 and peak < GB and "| Set (1 of 2 failed) | x2 |" in stdout
     lines = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert "bomb.png: over the limit of 50,000,000 pixels" in lines[0] and "before decoding" in lines[0]
-    rc, _, stderr, peak = replay("upscale png bomb", "-m", "jaxsr.upscale", "--model", "bicubic", "--scale", "2",
+    rc, _, stderr, peak = replay("upscale png bomb", "-m", "jaxsr.cli.upscale", "--model", "bicubic", "--scale", "2",
                                  bombs["png"], "--output_dir", tmp_path / "o", "--no_progress")
     assert rc == 1 and peak < GB
     one_error(stderr, "over the limit of 50,000,000 pixels")
@@ -410,7 +411,7 @@ def test_evaluate_refuses_an_image_bomb_before_decoding_as_upscale_does(bombs, f
 
 
 def test_pt_that_sets_attributes_on_its_state_dict_is_one_line(tmp_path):
-    from jaxsr.torch_import import read_torch_state_dict
+    from jaxsr.weights.torch_import import read_torch_state_dict
 
     path = corpus.pt_attributes(tmp_path / "attributes.pt")
     rc, _, stderr, _ = replay("convert attributes.pt", "-m", "jaxsr.convert", path, tmp_path / "o.msgpack",
@@ -442,8 +443,8 @@ def test_a_full_disk_for_the_log_is_one_line(files, tmp_path, monkeypatch, capsy
     import errno
 
     from jaxsr.cli import run_cli
-    from jaxsr import summary
-    from jaxsr.training import train_and_evaluate
+    from jaxsr.train import summary
+    from jaxsr.train.training import train_and_evaluate
 
     real = summary.MetricWriter.__init__
 
@@ -472,7 +473,7 @@ def test_a_full_disk_for_the_log_is_one_line(files, tmp_path, monkeypatch, capsy
 
 
 def test_16_bit_rgb_gets_a_note(tmp_path):
-    from jaxsr.io import read_image
+    from jaxsr.base.io import read_image
 
     image, note = read_image(corpus.png16_rgb(tmp_path / "rgb16.png"))
     assert image.shape == (40, 44, 3) and note == "16-bit RGB converted to 8-bit"
@@ -495,7 +496,7 @@ def test_a_dangling_symlink_is_an_error_not_a_silent_skip(files, tmp_path):
     folder = tmp_path / "Set"
     shutil.copytree(files["data"], folder)
     (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
-    rc, _, stderr, _ = replay("upscale symlink", "-m", "jaxsr.upscale", "--model", "bicubic", "--scale", "2", folder,
+    rc, _, stderr, _ = replay("upscale symlink", "-m", "jaxsr.cli.upscale", "--model", "bicubic", "--scale", "2", folder,
                               "--output_dir", tmp_path / "o", "--no_progress")
     assert rc == 1 and len(list((tmp_path / "o").glob("*.png"))) == 3
     one_error(stderr, "gone.png: broken symbolic link")
@@ -512,7 +513,7 @@ def test_a_dangling_symlink_is_an_error_not_a_silent_skip(files, tmp_path):
 ])
 def test_upscale_usage_errors_are_one_line(tmp_path, args, needle):
     inputs = [tmp_path, "--output_dir", tmp_path / "o", *args] if args is not None else ["--scale", "2"]
-    rc, stdout, stderr, _ = replay("upscale usage", "-m", "jaxsr.upscale", *inputs)
+    rc, stdout, stderr, _ = replay("upscale usage", "-m", "jaxsr.cli.upscale", *inputs)
     assert rc == 2 and stdout == "" and "usage:" not in stderr
     assert len(stderr.strip().splitlines()) == 1
     one_error(stderr, needle)

@@ -11,10 +11,10 @@ import pytest
 
 import jaxsr
 from conftest import REPO, make_tiny_folder, tiny_config
-from jaxsr.errors import JaxsrError
-from jaxsr.loading import upscaler_factory
-from jaxsr.training import train_and_evaluate
-from jaxsr.upscale import main as upscale_main
+from jaxsr.base.errors import JaxsrError
+from jaxsr.weights.loading import upscaler_factory
+from jaxsr.train.training import train_and_evaluate
+from jaxsr.cli.upscale import main as upscale_main
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 
@@ -56,10 +56,10 @@ def test_evaluate_and_upscale_take_a_run_folder_as_weights(run, tmp_path):
 
 def test_shipped_weights_are_the_default_everywhere(tmp_path):
     """No weights = the zoo's default for the model (VDSR: vdsr_official), in jaxsr.load, upscaler_factory
-    (evaluate.py, jaxsr.paper) and jaxsr-upscale alike; the results metadata names the file and its digest."""
-    from jaxsr import zoo
-    from jaxsr.provenance import results_metadata
-    from jaxsr.weights import read_params
+    (evaluate.py, jaxsr.research.paper) and jaxsr-upscale alike; the results metadata names the file and its digest."""
+    from jaxsr.weights import zoo
+    from jaxsr.weights.provenance import results_metadata
+    from jaxsr.weights.params import read_params
 
     path = zoo.PRETRAINED / "vdsr_official.msgpack"
     want = read_params(path)[0]
@@ -77,9 +77,9 @@ def test_shipped_weights_are_the_default_everywhere(tmp_path):
 
 
 def test_a_scale_pattern_reads_each_file_once_and_builds_each_scale(tmp_path, monkeypatch):
-    import jaxsr.loading as loading
+    import jaxsr.weights.loading as loading
     from jaxsr import models
-    from jaxsr.weights import init_params, save_params
+    from jaxsr.weights.params import init_params, save_params
 
     for s in (2, 3):
         save_params(tmp_path / f"e_x{s}.msgpack",

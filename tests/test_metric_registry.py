@@ -13,16 +13,16 @@ import pytest
 
 from conftest import REPO, make_tiny_folder, tiny_config
 from jaxsr import models
-from jaxsr.config_check import check_config
-from jaxsr.errors import JaxsrError
-from jaxsr.evaluation import evaluate, evaluate_image, markdown_table
-from jaxsr.inference import Upscaler
-from jaxsr.metrics import get_metric, register_metric, sr_metrics
+from jaxsr.train.config_check import check_config
+from jaxsr.base.errors import JaxsrError
+from jaxsr.eval.evaluation import evaluate, evaluate_image, markdown_table
+from jaxsr.eval.inference import Upscaler
+from jaxsr.eval.metrics import get_metric, register_metric, sr_metrics
 from jaxsr.ops.resize import imresize
-from jaxsr.protocol import hr_y, matlab_uint8
-from jaxsr.report import write_report
-from jaxsr.run_spec import Validation
-from jaxsr.training import _evaluate, _val_scalars
+from jaxsr.eval.protocol import hr_y, matlab_uint8
+from jaxsr.eval.report import write_report
+from jaxsr.train.run_spec import Validation
+from jaxsr.train.training import _evaluate, _val_scalars
 
 register_metric("rgb_mae", lambda sr, hr, scale: float(np.abs(sr - hr).mean()), space="rgb", label="MAE",
                 digits=5)
@@ -140,7 +140,8 @@ def test_evaluate_cli_metrics_flag(tmp_path):
 
 
 def test_paper_rows_carry_the_selected_metrics(tmp_path, capsys):
-    from jaxsr.paper import main, markdown, reproduce
+    from jaxsr.cli.paper import main
+    from jaxsr.research.paper import markdown, reproduce
 
     make_tiny_folder(tmp_path / "Set5", count=1)
     r = reproduce("vdsr_table3", tmp_path, {}, [2], ["Set5"], progress=False, metrics=["rgb_mae"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
-from jaxsr.metrics import psnr, sr_metrics, ssim
+from jaxsr.eval.metrics import psnr, sr_metrics, ssim
 
 
 def ssim_index_reference(a, b, L=255.0):

@@ -19,10 +19,10 @@ from conftest import make_tiny_folder, tiny_config
 
 import jaxsr
 from jaxsr import models
-from jaxsr.errors import JaxsrError
-from jaxsr.inference import Upscaler, cached_upscaler
-from jaxsr.plugins import import_modules
-from jaxsr.weights import init_params
+from jaxsr.base.errors import JaxsrError
+from jaxsr.eval.inference import Upscaler, cached_upscaler
+from jaxsr.base.plugins import import_modules
+from jaxsr.weights.params import init_params
 
 
 class TinyY(nn.Module):
@@ -130,9 +130,9 @@ def test_super_resolve_in_a_loop_compiles_once_per_shape():
 def test_a_new_model_is_its_file_plus_its_config(tmp_path, tiny_y):
     """TinyY, registered above, trains, evaluates, upscales and loads with no edit to the package."""
     from jaxsr.data.sources import eval_datasets
-    from jaxsr.evaluation import evaluate
-    from jaxsr.loading import upscaler_factory
-    from jaxsr.training import train_and_evaluate
+    from jaxsr.eval.evaluation import evaluate
+    from jaxsr.weights.loading import upscaler_factory
+    from jaxsr.train.training import train_and_evaluate
 
     folder = make_tiny_folder(tmp_path / "Tiny")
     config = tiny_config(folder, **{"model.name": tiny_y, "model.kwargs": {"features": 4, "channels": 1}})
@@ -158,8 +158,8 @@ def test_a_new_model_is_its_file_plus_its_config(tmp_path, tiny_y):
 
 
 def test_init_from_copies_all_but_the_declared_scale_params(tmp_path):
-    from jaxsr.loading import init_from
-    from jaxsr.weights import save_params
+    from jaxsr.weights.loading import init_from
+    from jaxsr.weights.params import save_params
 
     x2, x3 = (models.build("edsr_baseline", s, num_blocks=1, features=4) for s in (2, 3))
     trained = init_params(x2, seed=1)
@@ -262,8 +262,8 @@ def test_tiled_equals_untiled(name, scale):
 def test_init_from_leaves_out_exactly_the_scale_specific_params(name, tmp_path):
     from flax.traverse_util import flatten_dict
 
-    from jaxsr.loading import init_from
-    from jaxsr.weights import save_params
+    from jaxsr.weights.loading import init_from
+    from jaxsr.weights.params import save_params
 
     spec = models.contract(tiny(name, 2))
     source = tiny_run(name, 2)[1]

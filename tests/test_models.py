@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxsr import models
-from jaxsr.weights import init_params
+from jaxsr.weights.params import init_params
 
 
 def n_params(params):
@@ -69,7 +69,7 @@ def test_import_jaxsr_does_not_need_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, jaxsr, jaxsr.evaluation, jaxsr.inference, jaxsr.training, jaxsr.upscale, jaxsr.models; "
+    code = ("import sys, jaxsr, jaxsr.eval.evaluation, jaxsr.eval.inference, jaxsr.train.training, jaxsr.cli.upscale, jaxsr.models; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

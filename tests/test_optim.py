@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxsr.optim import adjustable_clip, make_optimizer, step_decay
+from jaxsr.train.optim import adjustable_clip, make_optimizer, step_decay
 
 
 def test_step_decay_schedule():

@@ -14,9 +14,9 @@ import pytest
 
 from conftest import REPO, make_tiny_folder, tiny_flags
 from jaxsr import models
-from jaxsr.checkpoint import restore_params
-from jaxsr.losses import loss_fn
-from jaxsr.weights import init_params
+from jaxsr.weights.checkpoint import restore_params
+from jaxsr.train.losses import loss_fn
+from jaxsr.weights.params import init_params
 
 STEPS = ["--config.total_steps=6", "--config.batch_size=8", "--config.log_every_steps=3",
          "--config.checkpoint_every_steps=6"]

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, make_tiny_folder, tiny_config, tiny_flags
-from jaxsr.errors import JaxsrError
+from jaxsr.base.errors import JaxsrError
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
 
@@ -23,8 +23,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from jaxsr.losses import register_loss
-from jaxsr.metrics import register_metric
+from jaxsr.train.losses import register_loss
+from jaxsr.eval.metrics import register_metric
 from jaxsr.models import register
 
 
@@ -110,7 +110,7 @@ def test_evaluate_a_plugin_run_and_a_plugin_metric(trained, plugin, tmp_path):
 def test_upscale_with_a_plugin_model(trained, plugin, tmp_path):
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(photo)
-    r = subprocess.run([sys.executable, "-m", "jaxsr.upscale", "--import", str(plugin[1]), "--model", "plugin_sr",
+    r = subprocess.run([sys.executable, "-m", "jaxsr.cli.upscale", "--import", str(plugin[1]), "--model", "plugin_sr",
                         "--weights", str(trained), "--scale", "2", str(photo), "--output_dir", str(tmp_path / "out"),
                         "--no_progress"], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -134,7 +134,7 @@ def test_experiments_sweep_a_plugin_model_and_loss(plugin, tmp_path):
 
 
 def test_bad_plugins_are_one_error_line(plugin, tmp_path):
-    from jaxsr.config_check import check_fields
+    from jaxsr.train.config_check import check_fields
 
     root, _, folder = plugin
     with pytest.raises(JaxsrError, match=r"^imports: no_such_plugin_module: cannot import it \(ModuleNotFoundError"):

@@ -7,10 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxsr import inference, models, xla_cpu
-from jaxsr.inference import Upscaler, resolve_precision, super_resolve
-from jaxsr.upscale import main as upscale_main
-from jaxsr.weights import init_params
+from jaxsr import models
+from jaxsr.eval import inference
+from jaxsr.base import xla_cpu
+from jaxsr.eval.inference import Upscaler, resolve_precision, super_resolve
+from jaxsr.cli.upscale import main as upscale_main
+from jaxsr.weights.params import init_params
 
 
 def test_resolve_precision(monkeypatch):
@@ -84,8 +86,8 @@ def test_super_resolve_precision_and_its_cache(monkeypatch):
 def test_evaluation_stays_float32(monkeypatch, tmp_path):
     """Evaluation (evaluate.py, the paper tables, training's validation) builds its Upscalers with the
     default, float32, even where "auto" would pick bfloat16."""
-    from jaxsr.loading import upscaler_factory
-    from jaxsr.weights import save_params
+    from jaxsr.weights.loading import upscaler_factory
+    from jaxsr.weights.params import save_params
 
     monkeypatch.setattr(xla_cpu, "bf16_is_fast", lambda backend=None: True)
     save_params(tmp_path / "w.msgpack", init_params(models.get("vdsr"), seed=0))
@@ -98,7 +100,7 @@ def test_evaluation_stays_float32(monkeypatch, tmp_path):
 def test_upscale_cli_precision(tmp_path):
     from PIL import Image
 
-    from jaxsr.weights import save_params
+    from jaxsr.weights.params import save_params
 
     Image.fromarray((np.random.default_rng(0).random((10, 12, 3)) * 255).astype(np.uint8)).save(tmp_path / "a.png")
     save_params(tmp_path / "w.msgpack", init_params(models.get("vdsr"), seed=0))

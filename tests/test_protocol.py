@@ -11,12 +11,12 @@ from PIL import Image
 
 from conftest import REPO
 from jaxsr import models
-from jaxsr.errors import JaxsrError
-from jaxsr.evaluation import evaluate, evaluate_image
-from jaxsr.inference import Upscaler
-from jaxsr.metrics import psnr, ssim
+from jaxsr.base.errors import JaxsrError
+from jaxsr.eval.evaluation import evaluate, evaluate_image
+from jaxsr.eval.inference import Upscaler
+from jaxsr.eval.metrics import psnr, ssim
 from jaxsr.ops.resize import imresize
-from jaxsr.protocol import as_stored, hr_y, matlab_uint8, scored
+from jaxsr.eval.protocol import as_stored, hr_y, matlab_uint8, scored
 
 
 def test_matlab_uint8_rounds_half_away_from_zero_and_saturates():

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import REPO, SHARED
 from jaxsr import models
-from jaxsr.weights import init_params
+from jaxsr.weights.params import init_params
 
 README = REPO / "README.md"
 FILE_NAME = re.compile(r"""["']([^"']+\.(?:mat|pt|pth|msgpack))["']""")

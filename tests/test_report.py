@@ -17,11 +17,11 @@ from PIL import Image
 
 from conftest import REPO
 from jaxsr import models
-from jaxsr.evaluation import evaluate
-from jaxsr.inference import Upscaler
-from jaxsr.io import to_uint8
-from jaxsr.report import COMPARE_SUFFIX, WINDOW_SUFFIX, crop_window, save_outputs, write_report
-from jaxsr.report_page import SCRIPT, STYLE
+from jaxsr.eval.evaluation import evaluate
+from jaxsr.eval.inference import Upscaler
+from jaxsr.base.io import to_uint8
+from jaxsr.eval.report import COMPARE_SUFFIX, WINDOW_SUFFIX, crop_window, save_outputs, write_report
+from jaxsr.eval.report_page import SCRIPT, STYLE
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import report_screenshot as rs  # noqa: E402

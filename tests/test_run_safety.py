@@ -16,10 +16,10 @@ import pytest
 
 from conftest import REPO, make_tiny_folder, tiny_config, tiny_flags
 from jaxsr import models
-from jaxsr.checkpoint import DIGEST, digest, restore_params
-from jaxsr.errors import JaxsrError
-from jaxsr.monitor import eta as _eta
-from jaxsr.training import train_and_evaluate
+from jaxsr.weights.checkpoint import DIGEST, digest, restore_params
+from jaxsr.base.errors import JaxsrError
+from jaxsr.train.monitor import eta as _eta
+from jaxsr.train.training import train_and_evaluate
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
 MODEL = models.VDSR(depth=3, features=8)
@@ -231,7 +231,7 @@ def test_os_errors_are_one_line(tmp_path, capsys):
 
 
 def test_periodic_actions_fire_when_the_loop_always_did():
-    from jaxsr.loop import Every
+    from jaxsr.train.loop import Every
 
     total, first = 23, 4
     for every in (0, 1, 5, 7, 30):

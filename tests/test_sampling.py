@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from jaxsr.data.sampling import DeviceSampler, PatchTable, build_patch_table, dihedral_grids
-from jaxsr.errors import JaxsrError
-from jaxsr.inference import dihedral
+from jaxsr.base.errors import JaxsrError
+from jaxsr.eval.inference import dihedral
 from jaxsr.ops import imresize, modcrop, to_y
 
 

@@ -11,8 +11,8 @@ import scipy.io
 import jaxsr
 from conftest import REPO, shared_path
 from jaxsr import models
-from jaxsr.matfiles import read_srcnn_mat
-from jaxsr.errors import JaxsrError
+from jaxsr.weights.matfiles import read_srcnn_mat
+from jaxsr.base.errors import JaxsrError
 
 
 def fake_srcnn_mat(path, rng, k=(5, 3, 3), n=(4, 3)):
@@ -97,7 +97,7 @@ def test_vdsr_table3_set5_x2_regression():
     data = shared_path("data", "test", "Set5")
     vdsr = shared_path("weights", "VDSR_Official.mat")
     srcnn = shared_path("weights", "SRCNN", "SRCNN_9-5-5_ImageNet_x2.mat")
-    from jaxsr.paper import reproduce
+    from jaxsr.research.paper import reproduce
 
     weights = {"VDSR": str(vdsr), "SRCNN": str(srcnn).replace("_x2.mat", "_x{scale}.mat")}
     result = reproduce("vdsr_table3", data.parent, weights, scales=[2], datasets=["Set5"], progress=False)

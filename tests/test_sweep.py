@@ -14,13 +14,13 @@ from jaxsr import models
 from jaxsr.data.epochs import epoch_patches, steps_per_epoch
 from jaxsr.data.sampling import build_patch_table
 from jaxsr.data.sources import folder_images
-from jaxsr.optim import make_optimizer
-from jaxsr.parallel import make_mesh, replicate
-from jaxsr.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
-from jaxsr.feeding import make_runner
-from jaxsr.run_spec import feed
-from jaxsr.train_step import TrainState
-from jaxsr.weights import init_params
+from jaxsr.train.optim import make_optimizer
+from jaxsr.base.parallel import make_mesh, replicate
+from jaxsr.train.sweep import Variant, init_state, make_sweep_runner, mask_variants, unstack, variant_model
+from jaxsr.train.feeding import make_runner
+from jaxsr.train.run_spec import feed
+from jaxsr.train.train_step import TrainState
+from jaxsr.weights.params import init_params
 
 STEPS = 3
 
@@ -86,7 +86,7 @@ def test_sweep_over_training_scales_and_seeds_equals_separate_runs(tmp_path, mod
 
 def test_residual_flag_is_the_models_residual_connection(rng):
     """f(x) + 1·x and f(x) + 0·x equal VDSR(residual=True/False) bit for bit."""
-    from jaxsr.sweep import _ResidualFlag
+    from jaxsr.train.sweep import _ResidualFlag
 
     model = models.get("vdsr", depth=3, features=8, residual=True, channels=1)
     params = init_params(model, 0)
@@ -113,7 +113,7 @@ def test_sweep_on_four_fake_devices_equals_one_device(tmp_path):
     code = (
         "import sys, numpy as np, jax; sys.path.insert(0, 'tests');"
         "from pathlib import Path; import test_sweep as t;"
-        "from jaxsr.parallel import make_mesh; from jaxsr.sweep import Variant;"
+        "from jaxsr.base.parallel import make_mesh; from jaxsr.train.sweep import Variant;"
         "assert jax.device_count() == 4;"
         "v = [Variant('a', 0.01, True, 0, (2,)), Variant('b', 0.001, False, 1, (3,))];"
         f"t._check_equal(Path({str(tmp_path)!r}), v, make_mesh());"

@@ -18,11 +18,11 @@ from flax.traverse_util import flatten_dict
 
 import jaxsr
 from jaxsr import models
-from jaxsr.convert import main as convert_main
-from jaxsr.errors import JaxsrError
+from jaxsr.cli.convert import main as convert_main
+from jaxsr.base.errors import JaxsrError
 from jaxsr.models.edsr import DIV2K_MEAN
-from jaxsr.torch_import import read_torch_state_dict
-from jaxsr.weights import init_params
+from jaxsr.weights.torch_import import read_torch_state_dict
+from jaxsr.weights.params import init_params
 
 # --- a minimal torch.save writer (no torch) -------------------------------------------------------------
 
@@ -83,7 +83,7 @@ def write_checkpoint(path, state: dict, legacy: bool = False, extra_global=None)
 
 def to_torch_layout(model, params) -> dict:
     """jaxsr EDSR/MDSR params → EDSR-PyTorch state dict names and OIHW layout (with the mean shifts)."""
-    from jaxsr.torch_import import _edsr_names
+    from jaxsr.weights.torch_import import _edsr_names
 
     flat = {"/".join(k): np.asarray(v) for k, v in flatten_dict(jax.device_get(params)).items()}
     state = {}

@@ -13,9 +13,9 @@ import pytest
 
 from conftest import REPO, make_tiny_folder, tiny_config, tiny_flags
 from jaxsr import models
-from jaxsr.checkpoint import restore_params
-from jaxsr.errors import JaxsrError
-from jaxsr.training import train_and_evaluate
+from jaxsr.weights.checkpoint import restore_params
+from jaxsr.base.errors import JaxsrError
+from jaxsr.train.training import train_and_evaluate
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
 

@@ -10,12 +10,12 @@ from PIL import Image
 
 from conftest import REPO
 from jaxsr import models
-from jaxsr.errors import JaxsrError
-from jaxsr.inference import Upscaler, super_resolve
-from jaxsr.io import write_image
-from jaxsr.loading import load
-from jaxsr.upscale import main as upscale_main
-from jaxsr.weights import init_params, save_params
+from jaxsr.base.errors import JaxsrError
+from jaxsr.eval.inference import Upscaler, super_resolve
+from jaxsr.base.io import write_image
+from jaxsr.weights.loading import load
+from jaxsr.cli.upscale import main as upscale_main
+from jaxsr.weights.params import init_params, save_params
 
 
 @pytest.mark.parametrize("name,kwargs", [("vdsr", {"depth": 5, "features": 8}), ("srcnn_955", {}),
@@ -95,7 +95,7 @@ def test_cli_processes_good_files_and_names_each_bad_one(corpus):
     out = corpus / "out"
     args = [str(corpus / "in"), str(corpus / "notes.txt"), str(corpus / "missing.png"), "--output_dir", str(out),
             "--model", "bicubic", "--scale", "2", "--max_pixels", "2000", "--tile", "8", "--no_progress"]
-    r = subprocess.run([sys.executable, "-m", "jaxsr.upscale", *args], cwd=REPO, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "jaxsr.cli.upscale", *args], cwd=REPO, capture_output=True, text=True,
                        env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=300)
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr
@@ -112,7 +112,7 @@ def test_cli_processes_good_files_and_names_each_bad_one(corpus):
         assert np.asarray(Image.open(out / f"{stem}_x2.png")).shape == shape, stem
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert written == sorted(f"{s}_x2.png" for s in GOOD)  # nothing else: no partial or temp files
-    again = subprocess.run([sys.executable, "-m", "jaxsr.upscale", str(corpus / "in" / "rgb.png"), "--output_dir",
+    again = subprocess.run([sys.executable, "-m", "jaxsr.cli.upscale", str(corpus / "in" / "rgb.png"), "--output_dir",
                             str(out), "--model", "bicubic", "--scale", "2", "--no_progress"], cwd=REPO,
                            capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=300)
     assert again.returncode == 1 and "exists (use --overwrite)" in again.stderr
@@ -149,7 +149,7 @@ def test_upscaler_rejects_wrong_scale():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "jaxsr.upscale", *map(str, args), "--model", "bicubic",
+    return subprocess.run([sys.executable, "-m", "jaxsr.cli.upscale", *map(str, args), "--model", "bicubic",
                            "--no_progress"], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=300)
 
@@ -247,7 +247,7 @@ def test_output_size_and_limits_are_bounded(tmp_path):
     assert r.stderr.strip() == "error: --max_pixels must be a positive number of pixels (jaxsr's default: 50,000,000)"
     r = _cli(tmp_path / "x.png", "--output_dir", tmp_path / "out", "--scale", "1")
     assert r.returncode == 2 and r.stderr.strip() == "error: --scale must be an integer >= 2, got 1"
-    r = subprocess.run([sys.executable, "-m", "jaxsr.upscale", "--help"], cwd=REPO, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "jaxsr.cli.upscale", "--help"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0 and "--no_progress" in r.stdout
 
 
@@ -268,7 +268,7 @@ def test_no_flags_upscale_x2_with_the_shipped_vdsr_beside_the_input(tmp_path):
     a rerun never writes over it."""
     rgb = (np.random.default_rng(4).random((14, 18, 3)) * 255).astype(np.uint8)
     Image.fromarray(rgb).save(tmp_path / "photo.jpg", quality=95)
-    run = lambda: subprocess.run([sys.executable, "-m", "jaxsr.upscale", "photo.jpg"], cwd=tmp_path,  # noqa: E731
+    run = lambda: subprocess.run([sys.executable, "-m", "jaxsr.cli.upscale", "photo.jpg"], cwd=tmp_path,  # noqa: E731
                                  capture_output=True, text=True, timeout=300,
                                  env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)})
     r = run()
@@ -276,7 +276,7 @@ def test_no_flags_upscale_x2_with_the_shipped_vdsr_beside_the_input(tmp_path):
     assert r.stdout.splitlines() == ["photo_x2.png"]
     out = tmp_path / "photo_x2.png"
     model, params = load("vdsr", weights="vdsr_official")
-    from jaxsr.io import read_image
+    from jaxsr.base.io import read_image
 
     want = super_resolve(read_image(tmp_path / "photo.jpg")[0], model, params, 2)
     np.testing.assert_allclose(np.asarray(Image.open(out)).astype(int), np.round(want * 255), atol=1)
@@ -327,7 +327,7 @@ def test_tile_progress_is_reported(tmp_path):
     total = seen[0][1]
     assert total == 20 and [d for d, _ in seen] == [3, 6, 9, 12, 15, 18, 20]  # 30x34 ILR in 8x8 cores
     Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "x.png")
-    r = subprocess.run([sys.executable, "-m", "jaxsr.upscale", str(tmp_path / "x.png"), "--output_dir",
+    r = subprocess.run([sys.executable, "-m", "jaxsr.cli.upscale", str(tmp_path / "x.png"), "--output_dir",
                         str(tmp_path / "o"), "--model", "bicubic", "--scale", "2", "--tile", "8"], cwd=REPO,
                        capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=300)
     assert r.returncode == 0 and "/25 [" in r.stderr and "tile" in r.stderr  # 40x40 ILR: 5x5 tiles

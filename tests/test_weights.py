@@ -9,10 +9,10 @@ from scipy.signal import correlate2d
 
 from conftest import shared_path
 from jaxsr import models
-from jaxsr.convert import main as convert_main
-from jaxsr.matfiles import read_matconvnet_vdsr
-from jaxsr.errors import JaxsrError
-from jaxsr.weights import check_params, init_params, load_params, load_weights, save_params
+from jaxsr.cli.convert import main as convert_main
+from jaxsr.weights.matfiles import read_matconvnet_vdsr
+from jaxsr.base.errors import JaxsrError
+from jaxsr.weights.params import check_params, init_params, load_params, load_weights, save_params
 
 
 def write_matconvnet(path, params, depth):
@@ -75,8 +75,8 @@ def test_authors_weights_reproduce_set5_reference():
     weights = shared_path("weights", "VDSR_Official.mat")
     data = shared_path("data", "test")
     from jaxsr.data.sources import folder_datasets
-    from jaxsr.evaluation import evaluate
-    from jaxsr.inference import Upscaler
+    from jaxsr.eval.evaluation import evaluate
+    from jaxsr.eval.inference import Upscaler
 
     model = models.get("vdsr")
     params = load_weights(weights, model)

@@ -1,4 +1,4 @@
-"""jaxsr's XLA:CPU settings (jaxsr/xla_cpu.py): when they apply, and that convolutions compiled with them
+"""jaxsr's XLA:CPU settings (jaxsr/base/xla_cpu.py): when they apply, and that convolutions compiled with them
 (Eigen; oneDNN on jaxlib 0.12) give the same outputs and gradients as with jaxlib's default (YNNPACK) and
 as float64 math."""
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from jaxsr import xla_cpu
+from jaxsr.base import xla_cpu
 
 YNN = "xla_cpu_experimental_ynn_fusion_type"
 # jaxlib 0.10's default fusion types, and the same less convolutions (= jaxsr's flag), as compile options.
@@ -110,7 +110,7 @@ def test_conv_matches_default_and_float64(rng, cin, cout):
             assert np.abs(np.asarray(a) - r).max() <= 1e-5 * np.abs(r).max()
 
 
-@pytest.mark.skipif(not known, reason="jaxlib outside jaxsr.xla_cpu.KNOWN_JAXLIB")
+@pytest.mark.skipif(not known, reason="jaxlib outside jaxsr.base.xla_cpu.KNOWN_JAXLIB")
 def test_import_jaxsr_sends_cpu_convolutions_to_eigen():
     """A fresh process: ``import jaxsr`` first adds the flag, and no compiled convolution (forward, input
     and weight gradients) is a YNNPACK fusion; with the opt-out they are."""
@@ -141,8 +141,8 @@ def test_onednn_convolutions_where_chosen():
     """jaxlib 0.12: the Upscaler's float32 and bfloat16 convolutions are oneDNN calls, bfloat16 agrees with
     float32 to bfloat16 rounding; the float32 train step keeps Eigen (no oneDNN call)."""
     from jaxsr import models
-    from jaxsr.inference import Upscaler
-    from jaxsr.weights import init_params
+    from jaxsr.eval.inference import Upscaler
+    from jaxsr.weights.params import init_params
 
     model = models.VDSR(depth=4, features=8)
     params = init_params(model, 0)

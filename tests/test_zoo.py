@@ -18,9 +18,9 @@ import pytest
 
 import jaxsr
 from conftest import REPO, make_tiny_folder, shared_path
-from jaxsr import zoo
-from jaxsr.errors import JaxsrError
-from jaxsr.weights import read_params
+from jaxsr.weights import zoo
+from jaxsr.base.errors import JaxsrError
+from jaxsr.weights.params import read_params
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 SHIPPED = [e for e in zoo.entries() if e.shipped]
@@ -75,10 +75,10 @@ def test_each_default_is_the_best_shipped_entry_and_its_table_is_complete():
 def test_package_data_carries_every_shipped_file():
     cfg = configparser.ConfigParser()
     cfg.read(REPO / "setup.cfg")
-    globs = [g.strip() for g in cfg["options.package_data"]["jaxsr"].split(",")]
+    globs = [g.strip() for g in cfg["options.package_data"]["jaxsr.weights"].split(",")]
     needed = [f"pretrained/{f.name}" for e in SHIPPED for f in e.files] + ["pretrained/zoo.json"]
     for rel in needed:
-        assert any(fnmatch.fnmatch(rel, g) for g in globs), f"setup.cfg package_data misses jaxsr/{rel}"
+        assert any(fnmatch.fnmatch(rel, g) for g in globs), f"setup.cfg package_data misses jaxsr/weights/{rel}"
     assert "NOTICE" in cfg["metadata"]["license_files"]
 
 
@@ -98,9 +98,10 @@ def test_the_wheel_holds_the_weights(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for e in SHIPPED:
         for f in e.files:
-            info = zipfile.ZipFile(wheel).getinfo(f"jaxsr/pretrained/{f.name}")
+            info = zipfile.ZipFile(wheel).getinfo(f"jaxsr/weights/pretrained/{f.name}")
             assert info.file_size == f.bytes
-    assert "jaxsr/pretrained/zoo.json" in names and "jaxsr/zoo/__main__.py" in names
+    assert "jaxsr/weights/pretrained/zoo.json" in names and "jaxsr/cli/zoo.py" in names
+    assert "jaxsr/research/paper_tables.json" in names and "jaxsr/research/experiments/paper.json" in names
     assert any(n.endswith(".dist-info/NOTICE") or n.endswith("licenses/NOTICE") for n in names), names[-8:]
 
 
@@ -125,7 +126,7 @@ def test_names_resolve_to_shipped_weights_and_say_where_others_come_from(tmp_pat
         jaxsr.load("srcnn", scale=5)
     with pytest.raises(JaxsrError, match="no weights for 'edsr_baseline' ship with jaxsr: pass weights="):
         jaxsr.load("edsr_baseline", scale=2)
-    from jaxsr.provenance import scale_note, trained_scales
+    from jaxsr.weights.provenance import scale_note, trained_scales
 
     assert trained_scales("vdsr", "vdsr_official") == trained_scales("vdsr", None) == (2, 3, 4)
     assert trained_scales("srcnn", None) is None and scale_note("srcnn", "srcnn_955_imagenet", [2, 3, 4]) is None
@@ -137,7 +138,7 @@ def test_names_resolve_to_shipped_weights_and_say_where_others_come_from(tmp_pat
 
 
 def test_listing_and_json(capsys):
-    from jaxsr.zoo.__main__ import main
+    from jaxsr.cli.zoo import main
 
     assert main([]) == 0
     text = capsys.readouterr().out
@@ -154,7 +155,7 @@ def test_listing_and_json(capsys):
 def test_measure_finds_published_files_and_writes_scores(tmp_path):
     """measure() on a tiny stand-in for Set5 with the shipped SRCNN x2 (cheap), written into a copy of
     zoo.json; published files are found by name or by their published path."""
-    from jaxsr.zoo.measure import measure, weights_at_hand, write_scores
+    from jaxsr.research.zoo_measure import measure, weights_at_hand, write_scores
 
     make_tiny_folder(tmp_path / "data" / "Set5", count=2)
     measured, skipped = measure(tmp_path / "data", ["srcnn_955_imagenet"], ["Set5"], [2], progress=False)
@@ -185,8 +186,8 @@ def test_measure_finds_published_files_and_writes_scores(tmp_path):
 def test_shipped_weights_are_the_authors_files_converted(tmp_path):
     """With ../shared: each source file's digest is the recorded one, its params equal the shipped file's,
     and converting it again gives the shipped file byte for byte."""
-    from jaxsr.convert import convert
-    from jaxsr.matfiles import read_mat
+    from jaxsr.weights.convert import convert
+    from jaxsr.weights.matfiles import read_mat
 
     weights = shared_path("weights")
     for e in SHIPPED:
@@ -198,14 +199,14 @@ def test_shipped_weights_are_the_authors_files_converted(tmp_path):
             assert kwargs == mat_kwargs
             jax.tree_util.tree_map(np.testing.assert_array_equal, params, mat_params)
             convert(source, tmp_path / f.name)
-            assert _sha256(tmp_path / f.name) == f.sha256, f"{f.name} is not what jaxsr.convert makes of {source.name}"
+            assert _sha256(tmp_path / f.name) == f.sha256, f"{f.name} is not what jaxsr.weights.convert makes of {source.name}"
 
 
 def test_stored_set5_figures_are_remeasured():
     """With ../shared: stored Set5 figures of the shipped entries, one scale each (VDSR x2, SRCNN x3: cheap;
     the other files hold the authors' params, checked above; ``python -m jaxsr.zoo measure`` re-measures
     every cell)."""
-    from jaxsr.zoo.measure import differences, measure
+    from jaxsr.research.zoo_measure import differences, measure
 
     data = shared_path("data", "test", "Set5").parent
     rows = []
@@ -217,7 +218,7 @@ def test_stored_set5_figures_are_remeasured():
 
 
 def test_readme_quotes_the_stored_table():
-    from jaxsr.zoo.__main__ import score_table
+    from jaxsr.cli.zoo import score_table
 
     cat = zoo.catalogue()
     table = score_table(SHIPPED, cat["datasets"], cat["scales"], digits=4)

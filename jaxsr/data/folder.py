@@ -13,8 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
-from jaxsr.errors import JaxsrError
-from jaxsr.io import IMAGE_EXTENSIONS, read_image
+from jaxsr.base.errors import JaxsrError
+from jaxsr.base.io import IMAGE_EXTENSIONS, read_image
 
 __all__ = ["HRImage", "list_images", "find_dataset", "iter_images"]
 

@@ -29,8 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from jaxsr.errors import JaxsrError
-from jaxsr.io import atomic_write_bytes
+from jaxsr.base.errors import JaxsrError
+from jaxsr.base.io import atomic_write_bytes
 from jaxsr.ops.color import to_y
 from jaxsr.ops.crop import modcrop
 from jaxsr.ops.resize import imresize
@@ -217,7 +217,7 @@ def _load_cached(path: Path, patch_size: int, channels: int) -> PatchTable | Non
 
 def dihedral_grids(size: int) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cols) int32 arrays of shape (8, size, size): transform k of a patch P is
-    ``P[rows[k], cols[k]]``, the same transform as ``jaxsr.inference.dihedral(·, k)``."""
+    ``P[rows[k], cols[k]]``, the same transform as ``jaxsr.eval.inference.dihedral(·, k)``."""
     r, c = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
     def tf(a, k):
         a = np.rot90(a, k % 4)

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from jaxsr.data.folder import HRImage, find_dataset, iter_images, list_images
-from jaxsr.errors import JaxsrError
+from jaxsr.base.errors import JaxsrError
 
 __all__ = ["EMBEDDED_TRAIN", "EMBEDDED_EVAL", "embedded_images", "folder_images", "training_images",
            "eval_datasets", "folder_datasets", "FolderImages", "tfds_div2k"]

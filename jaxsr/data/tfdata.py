@@ -27,7 +27,7 @@ def import_tf():
     try:
         import tensorflow as tf
     except ImportError:
-        from jaxsr.errors import JaxsrError
+        from jaxsr.base.errors import JaxsrError
 
         raise JaxsrError("data.sampler='tfdata' needs TensorFlow: pip install 'jaxsr[tfdata]', "
                          "or use --config.data.sampler=device") from None

@@ -122,7 +122,7 @@ def apply(model, params, x, scale: int | None = None):
         if spec.scale_mode != "call":
             raise
         raise ValueError(f"the params have no x{scale} branch ({type(e).__name__}); they were initialised at "
-                         f"another scale: initialise without a scale (jaxsr.weights.init_params) to create "
+                         f"another scale: initialise without a scale (jaxsr.weights.params.init_params) to create "
                          f"every branch of {spec.scales}") from None
 
 

@@ -19,7 +19,7 @@ import dataclasses
 
 import flax.linen as nn
 
-from jaxsr.errors import JaxsrError
+from jaxsr.base.errors import JaxsrError
 from jaxsr.models.contract import ModelSpec, missing_contract, spec_of
 
 __all__ = ["register", "names", "get", "build", "defaults", "arguments", "contract", "upsampling"]
