@@ -1,14 +1,8 @@
-"""The papers' tables reproduced side by side with their printed figures.
-
-  python -m jaxsr.paper vdsr_table3 --data_dir DATA/test --vdsr_weights VDSR_Official.mat \\
-      --srcnn_weights 'SRCNN_9-5-5_ImageNet_x{scale}.mat' --json table3.json
-
-evaluates every method of the table (bicubic always; the others when their weights are given: files, or
-the shipped copies by their zoo names ``vdsr_official`` and ``srcnn_955_imagenet``) on every
-dataset of the table found under ``--data_dir``, at every scale, and prints a Markdown table with the
-paper's PSNR / SSIM and the difference beside each measured cell (``--metrics`` adds other registered
-metrics, ``jaxsr.eval.metrics``, to the measured cells). The printed figures live in one data file,
-``jaxsr/research/paper_tables.json``. The command line is ``jaxsr.cli.paper``.
+"""The papers' tables reproduced side by side with their printed figures: :func:`reproduce` evaluates every
+method of a table that has weights on every dataset of it found under a folder, at every scale, and
+:func:`markdown` prints the measured PSNR / SSIM beside the paper's with the difference. The printed figures
+live in one data file, ``jaxsr/research/paper_tables.json``; the command line is ``python -m jaxsr.paper``
+(``jaxsr.cli.paper``).
 """
 
 from __future__ import annotations
