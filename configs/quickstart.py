@@ -26,5 +26,6 @@ def get_config():
     config.log_every_steps = 50  # Frequent progress lines.
     config.checkpoint_every_steps = 500  # A few checkpoints.
     config.eval.every_steps = 0  # Evaluate at the end only.
+    config.eval.datasets = "embedded"  # Two held-out scikit-image photos (astronaut, chelsea).
     config.eval.scales = (2,)  # The scale it was trained for.
     return config

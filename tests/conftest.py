@@ -83,3 +83,12 @@ def tiny_flags(folder: Path) -> list[str]:
             "--config.batch_size=4", "--config.optim.decay_every_steps=100",
             f"--config.eval.data_dir={folder.parent}", f"--config.eval.datasets={folder.name}",
             "--config.eval.scales=(2,3)"]
+
+
+def read_until_step(proc) -> str:
+    """The first progress line (``step …``) a training subprocess prints, after its devices and compile
+    lines; fails if its stdout ends first."""
+    for line in proc.stdout:
+        if line.startswith("step "):
+            return line
+    raise AssertionError("the training process ended before its first progress line")

@@ -20,7 +20,11 @@ def test_patch_preparation_reports_progress_and_cache(tmp_path, capsys):
     build_patch_table(images, [2], 8, 1, "pre", cache_dir=tmp_path)
     err = capsys.readouterr().err
     assert "preparing training patches" in err and "/3 [" in err
-    assert f"note: training patches cached in {tmp_path}" in err
+    assert "note: prepared the training patches of 3 images at x2 in " in err
+    assert f" s, cached in {tmp_path}" in err and " MB)" in err
+    build_patch_table(images, [2], 8, 1, "pre", cache_dir=tmp_path)  # again: from the cache, and says so
+    err = capsys.readouterr().err
+    assert f"note: training patches from the cache {tmp_path}" in err and "preparing" not in err
 
 
 def test_metrics_survive_a_killed_run(tmp_path):

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 import hostile_corpus as corpus
-from conftest import REPO, make_tiny_folder, tiny_config, tiny_flags
+from conftest import REPO, make_tiny_folder, read_until_step, tiny_config, tiny_flags
 from jaxsr import models
 from jaxsr.base.errors import JaxsrError, NonFiniteOutput
 
@@ -277,7 +277,7 @@ def test_two_trainings_in_one_folder_and_a_killed_holder(files, tmp_path):
     first = subprocess.Popen([sys.executable, "train.py", *flags], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)
     try:
-        assert first.stdout.readline().startswith("step")  # the first one is training
+        assert read_until_step(first).startswith("step")  # the first one is training
         rc, _, stderr, _ = _train(files["data"], work, "--config.total_steps=100000", "--config.log_every_steps=1",
                                   "--config.checkpoint_every_steps=100000")
         assert rc == 1

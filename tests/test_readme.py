@@ -1,4 +1,4 @@
-"""Every ```python block of README.md runs as written.
+"""Every ```python block of README.md and of docs/*.md runs as written.
 
 Each block runs in a fresh folder holding the weight files it names: the real ones from ../shared/ where
 present (``../shared/...`` paths in a block point there too), otherwise random-init files of the same model
@@ -17,14 +17,15 @@ from jaxsr import models
 from jaxsr.weights.params import init_params
 
 README = REPO / "README.md"
+PAGES = [README, *sorted((REPO / "docs").glob("*.md"))]
 FILE_NAME = re.compile(r"""["']([^"']+\.(?:mat|pt|pth|msgpack))["']""")
 # EDSR-PyTorch's published file names → (registered model, scale)
 TORCH_FILE = re.compile(r"(edsr_baseline|edsr|mdsr_baseline|mdsr)(?:_x(\d))?-[0-9a-f]{8}\.pt$")
 
 
-def python_blocks() -> list[tuple[int, str]]:
-    """(first line number, code) of each ```python block."""
-    blocks, lines = [], README.read_text().splitlines()
+def python_blocks(page: Path = README) -> list[tuple[int, str]]:
+    """(first line number, code) of each ```python block of ``page``."""
+    blocks, lines = [], page.read_text().splitlines()
     start = None
     for i, line in enumerate(lines):
         if start is None and line.strip() == "```python":
@@ -32,7 +33,7 @@ def python_blocks() -> list[tuple[int, str]]:
         elif start is not None and line.strip() == "```":
             blocks.append((start + 1, "\n".join(lines[start:i]) + "\n"))
             start = None
-    assert start is None, "unterminated ```python block in README.md"
+    assert start is None, f"unterminated ```python block in {page.name}"
     return blocks
 
 
@@ -66,21 +67,46 @@ def provide(name: str, folder: Path) -> bool:
     return False
 
 
-BLOCKS = python_blocks()
+BLOCKS = [(page, line, code) for page in PAGES for line, code in python_blocks(page)]
 
 
 def test_readme_has_python_blocks():
-    assert len(BLOCKS) >= 2  # "Use from JAX" and "Pretrained models"
+    assert len(python_blocks()) >= 2  # "Use from JAX" and "Models and weights"
 
 
-@pytest.mark.parametrize("line, code", BLOCKS, ids=[f"README.md:{line}" for line, _ in BLOCKS])
-def test_readme_python_block_runs(line, code, tmp_path, monkeypatch, capsys):
-    """Runs the block; with the real weights, what it prints must be quoted in the README as printed."""
+@pytest.mark.parametrize("page, line, code", BLOCKS,
+                         ids=[f"{page.relative_to(REPO)}:{line}" for page, line, _ in BLOCKS])
+def test_python_block_runs(page, line, code, tmp_path, monkeypatch, capsys):
+    """Runs the block; with the real weights, what it prints must be quoted on its page as printed."""
     code = code.replace("../shared/", f"{SHARED}/")
     names = sorted(set(FILE_NAME.findall(code)))
     real = all([provide(name, tmp_path) for name in names if not Path(name).is_absolute()])
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, f"{README}:{line}", "exec"), {"__name__": "__readme__"})
+    exec(compile(code, f"{page}:{line}", "exec"), {"__name__": "__readme__"})
     printed = capsys.readouterr().out.strip()
     if real and printed:
-        assert f"`{printed}`" in README.read_text(), f"README.md:{line} prints {printed!r}, the README says otherwise"
+        assert f"`{printed}`" in page.read_text(), f"{page.name}:{line} prints {printed!r}, the page says otherwise"
+
+
+def test_every_relative_link_resolves():
+    """Links of README.md and docs/*.md to files of the repository (and their #anchors) exist."""
+    link = re.compile(r"\]\(([^)\s]+)\)")
+    for page in PAGES:
+        for target in link.findall(page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            assert file.exists(), f"{page.name} links to {target}, which does not exist"
+            if anchor and file.suffix == ".md":
+                assert anchor in _anchors(file), f"{page.name} links to {target}: no such heading"
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a Markdown page's headings."""
+    out = set()
+    for line in page.read_text().splitlines():
+        if line.startswith("#"):
+            text = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", text).replace(" ", "-"))
+    return out

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import REPO, make_tiny_folder, tiny_config, tiny_flags
+from conftest import REPO, make_tiny_folder, read_until_step, tiny_config, tiny_flags
 from jaxsr import models
 from jaxsr.weights.checkpoint import DIGEST, digest, restore_params
 from jaxsr.base.errors import JaxsrError
@@ -140,7 +140,7 @@ def test_sigterm_saves_within_a_step_not_at_the_next_log_step(folder, tmp_path):
              "--config.checkpoint_every_steps=100000", f"--workdir={work}"]
     proc = subprocess.Popen([sys.executable, "train.py", *flags], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().startswith("step       1/100000")  # compiled, stepping
+    assert read_until_step(proc).startswith("step       1/100000")  # compiled, stepping
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     start = time.monotonic()

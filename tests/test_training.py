@@ -56,6 +56,37 @@ def test_train_then_evaluate_workdir(folder, tmp_path):
     assert res["Tiny"]["2"]["psnr"] == pytest.approx(lines[-1]["val/Tiny/x2/psnr"], abs=1e-9)
 
 
+def test_a_run_says_what_it_does(folder, tmp_path, capsys, monkeypatch):
+    """Devices first, then the compile line; the first step's time (compilation included) without an ETA;
+    progress lines between logs when time passes (here: every step), naming the mean's window; log rows
+    (metrics.jsonl) only at log steps."""
+    from jaxsr.train import training
+
+    monkeypatch.setattr(training, "PROGRESS_EVERY_SECONDS", 0)
+    train_and_evaluate(tiny_config(folder, total_steps=5, log_every_steps=4), str(tmp_path / "run"))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "training on 1 cpu device (cpu) in 1 process: batch 4 (4 per device), float32"
+    assert out[1].startswith("compiling the training step")
+    steps = [l for l in out if l.startswith("step ")]
+    assert [int(l.split()[1].split("/")[0]) for l in steps] == [1, 2, 3, 4, 5]
+    assert "mean loss" in steps[0] and "(1 step)" in steps[0] and "(compilation included)" in steps[0]
+    assert "ETA" not in steps[0] and all("steps/s  ETA" in l for l in steps[1:])
+    assert "(2 steps)" in steps[2] and "(3 steps)" in steps[3]  # the window since step 1's log row
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if "train/loss" in r]
+    assert [r["step"] for r in train_rows] == [1, 4, 5] and "train/steps_per_s" not in train_rows[0]
+    assert all(r["train/steps_per_s"] > 0 for r in train_rows[1:])
+
+
+def test_a_named_validation_set_is_never_replaced_by_other_images(folder, tmp_path):
+    config = tiny_config(folder, **{"eval.data_dir": ""})  # eval.datasets names "Tiny"
+    with pytest.raises(JaxsrError, match=r"eval.datasets names Tiny, but eval.data_dir is empty"):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+    config = tiny_config(folder, **{"eval.data_dir": "", "eval.datasets": "embedded", "total_steps": 0})
+    assert set(train_and_evaluate(config, str(tmp_path / "run"))) == {"Embedded"}
+
+
 def test_resume_equals_uninterrupted_and_tfdata_equals_device(folder, tmp_path):
     straight = tmp_path / "straight"
     train_and_evaluate(tiny_config(folder, total_steps=7), str(straight))
@@ -95,9 +126,12 @@ def test_kill9_and_sigterm_then_resume_equal_uninterrupted(folder, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     proc = start()
+    assert proc.stdout.readline().startswith("training on 1 cpu device (cpu) in 1 process: batch 32")
     line = proc.stdout.readline()
     assert line.startswith("resumed from") and ("at step 10" in line or "at step 20" in line), line
-    proc.stdout.readline()  # the first progress line after resuming
+    assert proc.stdout.readline().startswith("compiling the training step")
+    line = proc.stdout.readline()  # the first progress line after resuming: its time, compilation included
+    assert line.startswith("step ") and "(compilation included)" in line and "ETA" not in line, line
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     if proc.returncode != 0:  # it may have finished before the signal landed; otherwise it saved

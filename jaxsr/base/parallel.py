@@ -25,7 +25,7 @@ from jax.sharding import PartitionSpec as P
 
 from jaxsr.base.errors import JaxsrError
 
-__all__ = ["initialize_distributed", "make_mesh", "replicated", "batch_sharded", "check_batch_size",
+__all__ = ["initialize_distributed", "make_mesh", "describe", "replicated", "batch_sharded", "check_batch_size",
            "replicate", "global_batch", "local_copy", "allgather"]
 
 
@@ -108,6 +108,14 @@ def make_mesh(devices=None) -> Mesh:
     """A 1-D mesh named ``data`` over all (global) devices."""
     devices = jax.devices() if devices is None else devices
     return Mesh(np.asarray(devices), ("data",))
+
+
+def describe(mesh: Mesh) -> str:
+    """``4 gpu devices (NVIDIA H200) in 1 process`` (the mesh's platform, device kind and process count)."""
+    first, n = mesh.devices.flat[0], mesh.size
+    processes = jax.process_count()
+    return (f"{n} {first.platform} device{'s' * (n != 1)} ({first.device_kind}) in {processes} "
+            f"process{'es' * (processes != 1)}")
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

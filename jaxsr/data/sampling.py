@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Sequence
@@ -134,7 +135,11 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
         if cache_file.is_file():
             cached = _load_cached(cache_file, patch_size, channels)
             if cached is not None:
+                if jax.process_index() == 0:
+                    print(f"note: training patches from the cache {cache_file} "
+                          f"({cache_file.stat().st_size / 1e6:.1f} MB)", file=sys.stderr, flush=True)
                 return cached
+    start = time.perf_counter()
     inputs, targets, meta = [], [], []
     n_in = n_tg = 0
     tty = sys.stderr.isatty()  # a live bar on a terminal, a status line every 10 s in a log file
@@ -175,6 +180,8 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
         raise JaxsrError(f"training data too large for int32 indexing ({n_in} input pixels)")
     table = PatchTable(np.concatenate(inputs), np.concatenate(targets),
                        *(c.astype(np.int32) for c in cols), patch_size=patch_size)
+    prepared = (f"prepared the training patches of {len(names)} images at x{','.join(map(str, scales))} in "
+                f"{time.perf_counter() - start:.1f} s")
     if cache_file is not None:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -182,9 +189,9 @@ def build_patch_table(images: Sequence[np.ndarray], scales: Sequence[int], patch
         except OSError as e:  # a full disk, a cache folder that is a file
             raise JaxsrError(f"cannot cache the training patches in {cache_file.parent} (data.cache_dir): "
                              f"{e.strerror or e}") from None
-        if jax.process_index() == 0:
-            print(f"note: training patches cached in {cache_file} ({cache_file.stat().st_size / 1e6:.1f} MB)",
-                  file=sys.stderr, flush=True)
+        prepared += f", cached in {cache_file} ({cache_file.stat().st_size / 1e6:.1f} MB)"
+    if jax.process_index() == 0:
+        print(f"note: {prepared}", file=sys.stderr, flush=True)
     return table
 
 

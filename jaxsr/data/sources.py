@@ -15,7 +15,7 @@ from jaxsr.data.folder import HRImage, find_dataset, iter_images, list_images
 from jaxsr.base.errors import JaxsrError
 
 __all__ = ["EMBEDDED_TRAIN", "EMBEDDED_EVAL", "embedded_images", "folder_images", "training_images",
-           "eval_datasets", "folder_datasets", "FolderImages", "tfds_div2k"]
+           "eval_names", "eval_datasets", "folder_datasets", "FolderImages", "tfds_div2k"]
 
 # Photos that ship inside scikit-image (no download): natural images and textures for training, and
 # two held-out photos for evaluation.
@@ -108,11 +108,26 @@ def folder_datasets(data_dir, names: Sequence[str]) -> dict[str, FolderImages]:
     return {name: FolderImages(find_dataset(data_dir, name)) for name in names}
 
 
-def eval_datasets(eval_cfg, final: bool = False) -> dict:
-    """Validation datasets of an ``eval`` config: benchmark folders, or the embedded held-out photos.
-    ``final``: those of the evaluation at the end of training (``eval.final_datasets``, if set)."""
+def eval_names(eval_cfg, final: bool = False) -> list[str] | None:
+    """The benchmark names an ``eval`` config validates on (``final``: at the end of training,
+    ``eval.final_datasets`` if set, else ``eval.datasets``), or None for the embedded held-out photos.
+    Without ``eval.data_dir`` only "" or ``embedded`` may be named: a benchmark name there is a JaxsrError,
+    never a silent fallback to other images. With it, "" means Set5."""
+    field = "final_datasets" if final and eval_cfg.get("final_datasets", "") else "datasets"
+    names = [n.strip() for n in str(eval_cfg[field]).split(",") if n.strip()]
+    if [n.lower() for n in names] == ["embedded"]:
+        return None
     if eval_cfg.data_dir:
-        chosen = eval_cfg.get("final_datasets", "") if final else ""
-        names = [n.strip() for n in str(chosen or eval_cfg.datasets).split(",") if n.strip()]
-        return folder_datasets(eval_cfg.data_dir, names)
-    return {"Embedded": embedded_images("eval")}
+        return names or ["Set5"]
+    if names:
+        raise JaxsrError(f"eval.{field} names {', '.join(names)}, but eval.data_dir is empty: set "
+                         f"--config.eval.data_dir to the folder holding {names[0]}/ (e.g. DATA/test), or "
+                         f"--config.eval.{field}=embedded for the held-out photos that ship with scikit-image")
+    return None
+
+
+def eval_datasets(eval_cfg, final: bool = False) -> dict:
+    """Validation datasets of an ``eval`` config (:func:`eval_names`): benchmark folders, or the embedded
+    held-out photos as ``{"Embedded": …}``. ``final``: those of the evaluation at the end of training."""
+    names = eval_names(eval_cfg, final)
+    return {"Embedded": embedded_images("eval")} if names is None else folder_datasets(eval_cfg.data_dir, names)

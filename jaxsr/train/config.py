@@ -61,7 +61,8 @@ _COMMON = [
     ("eval.every_steps", 5000, "Validation PSNR every N steps (and at the end); 0 = only at the end."),
     ("eval.epochs", (), "Also validate after these epochs, e.g. (1, 2, 5, 10) (steps = epoch × steps_per_epoch)."),
     ("eval.data_dir", "", 'Benchmark root with <name>/ folders; "" = the embedded held-out photos.'),
-    ("eval.datasets", "Set5", "Comma-separated dataset names under eval.data_dir."),
+    ("eval.datasets", "", 'Comma-separated dataset names under eval.data_dir ("" = Set5); without eval.data_dir '
+                          'only "" or "embedded" (the held-out photos).'),
     ("eval.final_datasets", "", 'Datasets of the evaluation at the end of training ("" = eval.datasets).'),
     ("eval.scales", (2, 3, 4), "Scales evaluated (a single-scale EDSR run: its training scale)."),
     ("eval.protocol", "matlab", '"matlab" (MATLAB imresize/rgb2ycbcr, quantised) or "float".'),

@@ -139,11 +139,11 @@ def check_config(config) -> None:
     except JaxsrError as e:
         raise JaxsrError(f"eval.metrics: {e}") from None
     _shape_build(config)
-    if config.eval.data_dir:
-        from jaxsr.data.sources import folder_datasets
+    from jaxsr.data.sources import eval_names, folder_datasets
 
-        for field in ("datasets", "final_datasets"):
-            names = [n.strip() for n in str(config.eval[field]).split(",") if n.strip()]
+    for final, field in ((False, "datasets"), (True, "final_datasets")):
+        names = eval_names(config.eval, final)  # a benchmark named without eval.data_dir: one error
+        if names is not None:
             try:
                 folder_datasets(config.eval.data_dir, names)
             except JaxsrError as e:

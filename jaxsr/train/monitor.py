@@ -68,9 +68,16 @@ class StepMetrics:
         self.host += [m for _, m in fetched]
 
     def mean(self) -> dict:
+        """The means since the last ``mean`` (consumed), with ``steps``: how many steps they average."""
+        out = self.peek()
+        self.host = []
+        return out
+
+    def peek(self) -> dict:
+        """Like :meth:`mean`, without consuming: a progress line between two logs."""
         self.check()
-        host, self.host = self.host, []
-        return {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+        host = self.host
+        return {**{k: float(np.mean([m[k] for m in host])) for k in host[0]}, "steps": len(host)} if host else {}
 
 
 def eta(seconds: float) -> str:
@@ -80,8 +87,14 @@ def eta(seconds: float) -> str:
     return f"{days}d {clock}" if days else clock
 
 
-def progress_line(step: int, total: int, metrics: dict, rate: float) -> str:
-    """``step  N/T  loss …  lr …  grad_norm …  clip …  R steps/s  ETA …``; ``rate`` > 0 steps/s."""
-    return (f"step {step:>7d}/{total}  loss {metrics['loss']:.5g}  lr {metrics['lr']:.3g}  "
-            f"grad_norm {metrics['grad_norm']:.3g}  clip {metrics['clip_fraction']:.3f}  "
-            f"{rate:.2f} steps/s  ETA {eta((total - step) / rate)}")
+def progress_line(step: int, total: int, metrics: dict, rate: float | None, first_seconds: float = 0) -> str:
+    """``step  N/T  mean loss … (k steps)  lr …  grad_norm …  clip …  R steps/s  ETA …``: ``metrics`` are the
+    means over the k steps since the previous line (:meth:`StepMetrics.mean`), ``rate`` > 0 steps/s measured
+    without compilation, validation or saving; for the first step after (re)starting (``rate`` None) the
+    seconds it took, compilation included, and no ETA."""
+    steps = metrics.get("steps", 1)
+    head = (f"step {step:>7d}/{total}  mean loss {metrics['loss']:.5g} ({steps} step{'s' * (steps != 1)})  "
+            f"lr {metrics['lr']:.3g}  grad_norm {metrics['grad_norm']:.3g}  clip {metrics['clip_fraction']:.3f}  ")
+    if rate is None:
+        return head + f"first step {first_seconds:.1f} s (compilation included)"
+    return head + f"{rate:.2f} steps/s  ETA {eta((total - step) / rate)}"

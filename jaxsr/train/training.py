@@ -29,15 +29,17 @@ from jaxsr.eval.inference import Upscaler
 from jaxsr.weights.loading import init_from
 from jaxsr.train.loop import Every, Loop
 from jaxsr.eval.metrics import result_metrics
-from jaxsr.train.monitor import StepMetrics, StopRequest, progress_line
+from jaxsr.train.monitor import StepMetrics, StopRequest, eta, progress_line
 from jaxsr.train.optim import make_optimizer
-from jaxsr.base.parallel import check_batch_size, local_copy, make_mesh, replicate
+from jaxsr.base.parallel import check_batch_size, describe, local_copy, make_mesh, replicate
 from jaxsr.train.run_spec import RunSpec, Validation, resolve
 from jaxsr.train.summary import MetricWriter
 from jaxsr.train.train_step import TrainState, train_items
 from jaxsr.weights.params import init_params
 
-__all__ = ["train_and_evaluate"]
+__all__ = ["train_and_evaluate", "PROGRESS_EVERY_SECONDS"]
+
+PROGRESS_EVERY_SECONDS = 30  # a progress line at least this often, whatever log_every_steps says
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, store=None, max_seconds: float = 0,
@@ -63,6 +65,9 @@ def _train_and_evaluate(config, workdir, *, store, max_seconds, max_steps, save_
     process0 = jax.process_index() == 0
     mesh = make_mesh()
     check_batch_size(config.batch_size, mesh)
+    if process0:
+        print(f"training on {describe(mesh)}: batch {config.batch_size} ({config.batch_size // mesh.size} per "
+              f"device), {config.compute_dtype}", flush=True)
     run = resolve(config, workdir, process0)
     if process0:
         write_run_config(workdir, run.config)
@@ -115,13 +120,18 @@ class _Loop(Loop):
                  save_every_seconds: float = 0):
         super().__init__(state, int(state.step), run.steps.total, run_step, store, last_good)
         self.validation, self.upscalers, self.writer, self.process0 = run.validation, upscalers, writer, process0
-        self.metrics, self.tick_step, self.tick = StepMetrics(), self.step, time.perf_counter()  # first log: compile
+        self.metrics, self.tick_step, self.tick = StepMetrics(), self.step, time.perf_counter()
+        self.aside = 0.0  # seconds of the current window spent validating or saving: not in the step rate
+        self.printed, self.on_cpu_noted = time.monotonic(), False
         self.save_every_seconds, self.saved_at = save_every_seconds, time.monotonic()
         steps = run.steps
         self.periodic = [Every(steps.log_every, self.log, first=True, last=True),
+                         Every(1, self.heartbeat),
                          Every(steps.checkpoint_every, self.save, last=True),
                          Every(1 if save_every_seconds > 0 else 0, self.save_if_due),
                          Every(steps.eval_every, self.validate, at=steps.eval_at)]
+        if process0 and self.step < self.total:
+            print(f"compiling the training step (the first step includes it) …", flush=True)
 
     def observe(self, step: int, metrics) -> None:
         self.metrics.add(step, metrics)
@@ -134,24 +144,54 @@ class _Loop(Loop):
         return self.state.params, train_items(self.state), None
 
     def save(self, step: int) -> None:
+        start = time.perf_counter()
         super().save(step)
         self.saved_at = time.monotonic()
+        self.aside += time.perf_counter() - start
 
     def save_if_due(self, step: int) -> None:
         if self.awaiting is None and time.monotonic() - self.saved_at >= self.save_every_seconds:
             self.save(step)
 
+    def rate(self, step: int) -> tuple[float | None, float]:
+        """(steps/s since the last log without the time spent validating or saving, or None for the first
+        step after (re)starting, whose time is mostly compilation; the window's seconds)."""
+        seconds = time.perf_counter() - self.tick - self.aside
+        first = self.tick_step == self.first and step == self.first + 1
+        return (None if first else (step - self.tick_step) / max(seconds, 1e-9)), seconds
+
     def log(self, step: int) -> None:
-        mean, now = self.metrics.mean(), time.perf_counter()
-        rate = (step - self.tick_step) / max(now - self.tick, 1e-9)
-        self.tick, self.tick_step = now, step
-        self.writer.write(step, {**{f"train/{k}": v for k, v in mean.items()}, "train/steps_per_s": rate})
-        if self.process0:
-            print(progress_line(step, self.total, mean, rate), flush=True)
+        """A log row (the means since the last one) and its progress line."""
+        mean = self.metrics.mean()
+        rate, seconds = self.rate(step)
+        self.tick, self.tick_step, self.aside = time.perf_counter(), step, 0.0
+        scalars = {f"train/{k}": v for k, v in mean.items() if k != "steps"}
+        self.writer.write(step, scalars if rate is None else {**scalars, "train/steps_per_s": rate})
+        self.print_progress(step, mean, rate, seconds)
+
+    def heartbeat(self, step: int) -> None:
+        """A progress line (not a log row) when none was printed for 30 s, whatever ``log_every_steps`` says."""
+        if self.process0 and time.monotonic() - self.printed >= PROGRESS_EVERY_SECONDS and step > self.tick_step:
+            rate, seconds = self.rate(step)
+            self.print_progress(step, self.metrics.peek(), rate, seconds)
+
+    def print_progress(self, step: int, mean: dict, rate: float | None, seconds: float) -> None:
+        if not self.process0:
+            return
+        print(progress_line(step, self.total, mean, rate, seconds), flush=True)
+        self.printed = time.monotonic()
+        platform = jax.devices()[0].platform
+        if rate is not None and not self.on_cpu_noted and platform == "cpu" and (self.total - step) / rate > 3600:
+            self.on_cpu_noted = True
+            print(f"note: training on the CPU at {1 / rate:.2f} s per step: the {self.total - step} steps left take "
+                  f"{eta((self.total - step) / rate)}; on a GPU or TPU (install jax for it: README, Install) this "
+                  "recipe takes a small fraction of that", file=sys.stderr, flush=True)
 
     def validate(self, step: int) -> None:
+        start = time.perf_counter()
         results = _evaluate(self.state.params, self.validation, self.validation.datasets, self.upscalers)
         self.writer.write(step, _val_scalars(results))
+        self.aside += time.perf_counter() - start
 
 
 def _evaluate(params, validation: Validation, datasets, upscalers):
