@@ -75,10 +75,10 @@ def test_each_default_is_the_best_shipped_entry_and_its_table_is_complete():
 def test_package_data_carries_every_shipped_file():
     cfg = configparser.ConfigParser()
     cfg.read(REPO / "setup.cfg")
-    globs = [g.strip() for g in cfg["options.package_data"]["jaxsr.weights"].split(",")]
+    globs = [g.strip() for g in cfg["options.package_data"]["jaxsr"].split(",")]
     needed = [f"pretrained/{f.name}" for e in SHIPPED for f in e.files] + ["pretrained/zoo.json"]
     for rel in needed:
-        assert any(fnmatch.fnmatch(rel, g) for g in globs), f"setup.cfg package_data misses jaxsr/weights/{rel}"
+        assert any(fnmatch.fnmatch(rel, g) for g in globs), f"setup.cfg package_data misses jaxsr/{rel}"
     assert "NOTICE" in cfg["metadata"]["license_files"]
 
 
@@ -98,9 +98,9 @@ def test_the_wheel_holds_the_weights(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for e in SHIPPED:
         for f in e.files:
-            info = zipfile.ZipFile(wheel).getinfo(f"jaxsr/weights/pretrained/{f.name}")
+            info = zipfile.ZipFile(wheel).getinfo(f"jaxsr/pretrained/{f.name}")
             assert info.file_size == f.bytes
-    assert "jaxsr/weights/pretrained/zoo.json" in names and "jaxsr/cli/zoo.py" in names
+    assert "jaxsr/pretrained/zoo.json" in names and "jaxsr/cli/zoo.py" in names
     assert "jaxsr/research/paper_tables.json" in names and "jaxsr/research/experiments/paper.json" in names
     assert any(n.endswith(".dist-info/NOTICE") or n.endswith("licenses/NOTICE") for n in names), names[-8:]
 

@@ -1,7 +1,7 @@
 """``python -m jaxsr.zoo``: list the model zoo; ``python -m jaxsr.zoo measure --data_dir DATA``: re-measure it.
 
   python -m jaxsr.zoo                                  # every entry: files, source, citation, license, scores
-  python -m jaxsr.zoo --json                           # the same as JSON (jaxsr/weights/pretrained/zoo.json, parsed)
+  python -m jaxsr.zoo --json                           # the same as JSON (jaxsr/pretrained/zoo.json, parsed)
   python -m jaxsr.zoo measure --data_dir DATA          # re-measure the shipped entries on DATA/Set5, Set14, B100
   python -m jaxsr.zoo measure --data_dir DATA --weights_dir WEIGHTS --write   # also published files; store
 """
@@ -42,7 +42,7 @@ def _describe(e: zoo.Entry, defaults: dict) -> list[str]:
     lines = [head, f"  {e.architecture}", f"  trained on {e.trained_on}", f"  source: {e.source}",
              f"  links: {' '.join(e.urls)}", f"  cite: {e.citation}", f"  license: {e.license}"]
     for f in e.files:
-        where = f"jaxsr/weights/pretrained/{f.name}" if e.shipped else f.name
+        where = f"jaxsr/pretrained/{f.name}" if e.shipped else f.name
         digest = f"sha256 {f.sha256}" if f.sha256 else "sha256 not recorded"
         line = f"  file (x{', x'.join(map(str, f.scales))}): {where}, {_mib(f.bytes)}, {digest}"
         if f.source:
@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", help="measure: comma-separated datasets (default: the zoo's: Set5,Set14,B100)")
     p.add_argument("--scales", help="measure: comma-separated scales (default: 2,3,4; each entry at its own)")
     p.add_argument("--weights_dir", help="measure: folder searched for the published files of entries not shipped")
-    p.add_argument("--write", action="store_true", help="measure: store the figures in jaxsr/weights/pretrained/zoo.json")
+    p.add_argument("--write", action="store_true", help="measure: store the figures in jaxsr/pretrained/zoo.json")
     p.add_argument("--no_progress", action="store_true", help="measure: no progress bars")
     return p
 

@@ -1,8 +1,8 @@
 """The model zoo: the weights jaxsr ships and the published weights it imports, with where each comes from.
 
-One data file, ``jaxsr/weights/pretrained/zoo.json``, holds every entry: its name (``vdsr_official``), the registered
+One data file, ``jaxsr/pretrained/zoo.json``, holds every entry: its name (``vdsr_official``), the registered
 models it loads as (``vdsr``), architecture, training data, scales, source and citation, license note, and
-its files (shipped: ``jaxsr/weights/pretrained/<file>``, with size, sha256 and the published file it was converted
+its files (shipped: ``jaxsr/pretrained/<file>``, with size, sha256 and the published file it was converted
 from; importable only: the published file name and where to get it), plus its Set5/Set14/B100 PSNR/SSIM
 under the default protocol (re-measured by ``python -m jaxsr.zoo measure``, ``jaxsr.research.zoo_measure``).
 ``defaults`` names, per registered model, the best shipped entry: what ``jaxsr.load(model)``,
@@ -23,13 +23,13 @@ from jaxsr.base.errors import JaxsrError
 __all__ = ["PRETRAINED", "ZOO_FILE", "ZooFile", "Entry", "entries", "get", "names", "default", "resolve",
            "catalogue"]
 
-PRETRAINED = Path(__file__).resolve().with_name("pretrained")  # the shipped weights
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"  # the shipped weights (package data of jaxsr)
 ZOO_FILE = PRETRAINED / "zoo.json"
 
 
 @dataclasses.dataclass(frozen=True)
 class ZooFile:
-    """One weights file of an entry. ``name``: in ``jaxsr/weights/pretrained/`` for a shipped entry, else the
+    """One weights file of an entry. ``name``: in ``jaxsr/pretrained/`` for a shipped entry, else the
     published file's name; ``scales``: the scales it holds a model for; ``bytes``/``sha256``: of that file
     (None where unknown); ``source``: for shipped files, the published file converted (``name``, ``sha256``,
     ``published_as``); ``url``: a direct download, where there is one."""
