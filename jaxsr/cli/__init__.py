@@ -8,7 +8,10 @@ from typing import Callable
 
 from jaxsr.base.errors import JaxsrError, UsageError
 
-__all__ = ["run_cli", "parse_scales", "absl_main", "absl_run", "parse_flags_or_exit", "OneLineParser"]
+__all__ = ["run_cli", "parse_scales", "absl_main", "absl_run", "parse_flags_or_exit", "OneLineParser", "wants_help",
+           "absl_flags_help", "resolve_config_argv"]
+
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort")  # answered by the command's own help text (--helpfull: absl's)
 
 
 def run_cli(fn: Callable[[], int | None], interrupted: str = "interrupted") -> int:
@@ -96,13 +99,44 @@ def parse_flags_or_exit(argv: list[str]) -> list[str]:
         sys.exit(1)
 
 
-def absl_run(main, **kwargs) -> None:
-    """``absl.app.run(main, **kwargs)``, except that ``--help``/``--helpfull``/``--helpshort`` exit 0 (absl
+def wants_help(argv: list[str]) -> bool:
+    """Whether ``argv`` (program name first) asks for help (:data:`HELP_FLAGS`, before a ``--``)."""
+    args = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    return any(a in HELP_FLAGS or a.startswith("--help=") for a in args)
+
+
+def absl_flags_help(module: str) -> str:
+    """The absl flags ``module`` defines, as absl's ``--help`` lists them."""
+    from absl import flags
+
+    text = flags.FLAGS.module_help(module).strip("\n")
+    return text.split("\n", 1)[1] if text.startswith(f"{module}:") else text
+
+
+def resolve_config_argv(argv: list[str], flag: str = "config") -> list[str]:
+    """``argv`` with a recipe name given to ``--config`` turned into its file (:mod:`jaxsr.cli.recipes`); an
+    unknown name is one ``error:`` line (listing the recipes) and exit status 1."""
+    from jaxsr.cli.recipes import resolve_flag
+
+    try:
+        return resolve_flag(argv, flag)
+    except JaxsrError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def absl_run(main, argv: list[str] | None = None, help: Callable[[], str] | None = None, **kwargs) -> None:
+    """``absl.app.run(main, argv=argv, **kwargs)``, except that ``--help`` prints ``help()`` when given (the
+    command's text, without importing JAX) and that ``--help``/``--helpfull``/``--helpshort`` exit 0 (absl
     exits 1)."""
+    argv = list(sys.argv if argv is None else argv)
+    if help is not None and wants_help(argv):
+        print(help())
+        raise SystemExit(0)
     from absl import app
 
     try:
-        app.run(main, **kwargs)
+        app.run(main, argv=argv, **kwargs)
     except SystemExit as e:
-        helped = any(a.split("=")[0] in ("--help", "-h", "-?", "--helpfull", "--helpshort") for a in sys.argv[1:])
+        helped = any(a.split("=")[0] in ("--help", "-h", "-?", "--helpfull", "--helpshort") for a in argv[1:])
         raise SystemExit(0 if helped and e.code == 1 else e.code) from None
