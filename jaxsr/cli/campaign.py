@@ -17,15 +17,15 @@ import argparse
 import sys
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "python -m jaxsr.campaign") -> argparse.ArgumentParser:
     from jaxsr.cli import OneLineParser
 
-    p = OneLineParser(prog="python -m jaxsr.campaign", description=__doc__.split("\n\n")[0],
+    p = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="advance the campaign by one leg")
     r.add_argument("folder", help="campaign folder, e.g. campaigns/vdsr_t91")
-    r.add_argument("--config", default=None, help="recipe file that starts a new campaign (configs/*.py)")
+    r.add_argument("--config", default=None, help="recipe that starts a new campaign: a name (jaxsr train --help lists them) or a file")
     r.add_argument("--max_seconds", type=float, default=0, help="wall-time budget of this leg (0 = none)")
     r.add_argument("--max_steps", type=int, default=0, help="at most this many steps in this leg (0 = none)")
     r.add_argument("--save_every_seconds", type=float, default=600,
@@ -44,11 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def _summary(folder, step: int) -> str:
+    """``wrote FOLDER: state at step N (state.msgpack), legs.jsonl, metrics.jsonl, tensorboard/``."""
+    from pathlib import Path
+
+    parts = [f"state at step {step} (state.msgpack)"]
+    parts += [name for name in ("legs.jsonl", "metrics.jsonl", "tensorboard/") if (Path(folder) / name).exists()]
+    return f"wrote {folder}: {', '.join(parts)}"
+
+
+def main(argv=None, prog: str = "python -m jaxsr.campaign") -> int:
+    """The command (``argv`` default: ``sys.argv[1:]``); returns the exit status."""
     from jaxsr.cli import run_cli
     from jaxsr.base.errors import UsageError
 
-    parser = _parser()
+    parser = _parser(prog)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     def run():
@@ -66,12 +76,15 @@ def main(argv=None) -> int:
             return 0
         if args.max_seconds < 0 or args.max_steps < 0 or args.save_every_seconds <= 0:
             raise UsageError("--max_seconds and --max_steps must be >= 0, --save_every_seconds > 0")
-        config = runner.load_config(args.config) if args.config else None
+        from jaxsr.cli.recipes import resolve
+
+        config = runner.load_config(resolve(args.config)) if args.config else None
         leg = runner.run_leg(args.folder, config=config, max_seconds=args.max_seconds, max_steps=args.max_steps,
                              save_every_seconds=args.save_every_seconds,
                              accept_environment=args.accept_environment)
         print(f"leg {leg['leg']}: steps {leg['from_step']} → {leg['to_step']} in {leg['seconds']:.0f} s "
               f"({leg['stopped']})", flush=True)
+        print(_summary(args.folder, leg["to_step"]), flush=True)
         return 0
 
     return run_cli(run)

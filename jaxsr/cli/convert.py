@@ -8,10 +8,10 @@ import sys
 __all__ = ["main"]
 
 
-def _parser():
+def _parser(prog: str = "python -m jaxsr.convert"):
     from jaxsr.cli import OneLineParser
 
-    p = OneLineParser(prog="python -m jaxsr.convert", description=(
+    p = OneLineParser(prog=prog, description=(
         "Convert published weights to a jaxsr .msgpack params file: the VDSR or SRCNN authors' .mat, or an "
         "EDSR-PyTorch .pt/.pth (read without torch and without running pickle code)."))
     p.add_argument("source", help="VDSR_Official.mat, SRCNN_9-5-5_ImageNet_x2.mat, or an EDSR-PyTorch "
@@ -24,14 +24,17 @@ def _parser():
     return p
 
 
-def main(argv=None) -> int:
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)  # usage errors exit with status 2
+def main(argv=None, prog: str = "python -m jaxsr.convert") -> int:
+    """The command (``argv`` default: ``sys.argv[1:]``); returns the exit status."""
+    args = _parser(prog).parse_args(sys.argv[1:] if argv is None else argv)  # usage errors exit with status 2
     from jaxsr.cli import run_cli
     from jaxsr.weights.convert import convert
 
     def run():
+        from pathlib import Path
+
         what = convert(args.source, args.output, args.model, args.scale, args.overwrite)
-        print(f"wrote {args.output}: {what}")
+        print(f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB, {what})")
 
     return run_cli(run)
 

@@ -22,13 +22,13 @@ Other settings (--FIELD=VALUE; defaults shown):
 """
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "python -m jaxsr.experiments") -> argparse.ArgumentParser:
     from jaxsr.cli import OneLineParser
     from jaxsr.research.experiments.driver import settings
 
     fields = "\n".join(f"  --{k}={v!r}" for k, v in settings(get_config("depth")))
 
-    p = OneLineParser(prog="python -m jaxsr.experiments", description=(
+    p = OneLineParser(prog=prog, description=(
         "Reproduce the VDSR paper's experiments on the 91 images: depth (Fig. 3), residual (Fig. 4 and "
         "Table 1), scales (Table 2). Writes WORKDIR/<experiment>.md, .json and .png (jaxsr beside the "
         "paper's numbers); checkpoints under WORKDIR/<experiment>/."),
@@ -47,11 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "python -m jaxsr.experiments") -> int:
+    """The command (``argv`` default: ``sys.argv[1:]``); returns the exit status."""
     from jaxsr.cli import run_cli
     from jaxsr.research.experiments.driver import apply_overrides, run_and_report
 
-    args, rest = _parser().parse_known_args(argv)
+    args, rest = _parser(prog).parse_known_args(argv)
 
     def go():
         from absl import logging

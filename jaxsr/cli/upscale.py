@@ -1,17 +1,17 @@
-"""Super-resolve your own images: ``python -m jaxsr.cli.upscale`` / ``jaxsr-upscale``.
+"""Super-resolve your own images: ``jaxsr upscale`` (``jaxsr-upscale``, ``python -m jaxsr.cli.upscale``).
 
-  jaxsr-upscale photo.jpg                      # x2 with the shipped VDSR: writes photo_x2.png beside it
-  jaxsr-upscale --scale 3 photo.jpg more/ --output_dir out/
-  jaxsr-upscale --model srcnn --scale 4 photo.jpg
+  jaxsr upscale photo.jpg                      # x2 with the shipped VDSR: writes photo_x2.png beside it
+  jaxsr upscale --scale 3 photo.jpg more/ --output_dir out/
+  jaxsr upscale --model srcnn --scale 4 photo.jpg
 
 Files and folders (searched recursively for image files; jaxsr's own outputs inside an input folder are
 skipped); each output is ``<stem>_x<scale>.<ext>`` beside its input, or in ``--output_dir`` (sub-folders of a
 folder input are kept), written atomically and never over an existing file (unless ``--overwrite``); each
-written path is printed on stdout. Without ``--weights`` the model's shipped weights are used (the zoo's
-default: ``python -m jaxsr.zoo``); inputs whose outputs would have the same name are refused. Photos are
-turned upright by their EXIF orientation. Large images are processed in overlapping tiles whose result
-equals the untiled one. Every input that fails gets one line ``error: <path>: <reason>`` on stderr and the
-others go on; exit status 1 if any failed, 2 for usage errors, 130 when interrupted (no partial files are
+written path is printed on stdout, and last a count (``wrote 3 images (1 failed)``). Without ``--weights``
+the model's shipped weights are used (the zoo's default: ``jaxsr zoo``); inputs whose outputs would have the
+same name are refused. Photos are turned upright by their EXIF orientation. Large images are processed in
+overlapping tiles whose result equals the untiled one. Every input that fails gets one line ``error:
+<path>: <reason>`` on stderr and the others go on; exit status 1 if any failed, 2 for usage errors, 130 when interrupted (no partial files are
 left).
 """
 
@@ -29,17 +29,19 @@ __all__ = ["main", "collect_inputs", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_OUTPUT_P
 DEFAULT_MAX_OUTPUT_PIXELS = 100_000_000  # output pixels (memory: roughly 170 bytes per output pixel on CPU)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "jaxsr-upscale") -> argparse.ArgumentParser:
     from jaxsr.cli import OneLineParser
+    from jaxsr.cli.catalog import models_help, weights_help
 
-    p = OneLineParser(prog="jaxsr-upscale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog=prog, description=__doc__, epilog=f"{models_help('--model')}\n{weights_help()}\n(--weights NAME)",
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", help="image files and/or folders")
     p.add_argument("--output_dir", default=None,
                    help="folder for the results (created if needed); default: beside each input")
     p.add_argument("--scale", type=int, default=2, help="upscaling factor, e.g. 2, 3 or 4 (default: 2)")
-    p.add_argument("--model", default="vdsr", help="registered model name (default: vdsr)")
+    p.add_argument("--model", default="vdsr", help="registered model name (listed below; default: vdsr)")
     p.add_argument("--weights", default=None,
-                   help="a zoo entry (python -m jaxsr.zoo), params (.msgpack, an authors' .mat, an EDSR-PyTorch "
+                   help="a zoo entry (listed below; jaxsr zoo), params (.msgpack, an authors' .mat, an EDSR-PyTorch "
                         ".pt) or a training run folder; default: the weights shipped for --model")
     p.add_argument("--format", choices=("png", "jpg", "same"), default="png", help="output format")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -122,10 +124,11 @@ def _usage_error(args) -> str | None:
     return None
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "jaxsr-upscale") -> int:
+    """The command (``argv`` default: ``sys.argv[1:]``); returns the exit status."""
     from jaxsr.cli import run_cli
 
-    args = _parser().parse_args(argv)  # exits with status 2 on usage errors
+    args = _parser(prog).parse_args(argv)  # exits with status 2 on usage errors
     # outputs are written atomically: an interrupted run leaves nothing partial behind
     return run_cli(lambda: _run(args), "interrupted (outputs written so far are complete; no partial files)")
 
@@ -173,7 +176,7 @@ def _run(args) -> int:
     jobs = [(s, t) for s, t in jobs if len(by_target[t]) == 1]
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    failed, pixels, start = bool(errors), 0, time.perf_counter()
+    failed, written, pixels, start = len(errors), 0, 0, time.perf_counter()  # failed and written: inputs
     bar = tqdm(jobs, unit="img", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
     tiles = {"bar": None}
 
@@ -208,21 +211,22 @@ def _run(args) -> int:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_image(target, result, overwrite=args.overwrite)  # exclusive: never over a new file
                 bar.write(str(target), file=sys.stdout)  # the written paths, one a line
+                written += 1
                 pixels += result.shape[0] * result.shape[1]
                 bar.set_postfix_str(f"{pixels / 1e6 / (time.perf_counter() - start):.2f} MP/s out")
             except NonFiniteOutput as e:  # the model, not this image: nothing more is upscaled
                 raise JaxsrError(f"{e} (first seen on {source})") from None
             except JaxsrError as e:
-                failed = True
+                failed += 1
                 bar.write(f"error: {e}", file=sys.stderr)
             except FileExistsError:  # written by another run since the check above
-                failed = True
+                failed += 1
                 bar.write(f"error: {source}: output {target} exists (use --overwrite)", file=sys.stderr)
             except OSError as e:
-                failed = True
+                failed += 1
                 bar.write(f"error: {source}: cannot write {target} ({e.strerror or e})", file=sys.stderr)
             except MemoryError:
-                failed = True
+                failed += 1
                 bar.write(f"error: {source}: out of memory (try a smaller --tile or --max_output_pixels)",
                           file=sys.stderr)
             finally:
@@ -231,6 +235,9 @@ def _run(args) -> int:
                     tiles["bar"] = None
     finally:
         bar.close()
+        # the last line, also when interrupted or stopped: what is on disk now
+        print(f"wrote {written} image{'' if written == 1 else 's'}" + (f" ({failed} failed)" if failed else ""),
+              flush=True)
     return 1 if failed else 0
 
 

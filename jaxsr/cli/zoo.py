@@ -1,9 +1,9 @@
-"""``python -m jaxsr.zoo``: list the model zoo; ``python -m jaxsr.zoo measure --data_dir DATA``: re-measure it.
+"""``jaxsr zoo`` (``python -m jaxsr.zoo``): list the model zoo; ``jaxsr zoo measure --data_dir DATA``: re-measure it.
 
-  python -m jaxsr.zoo                                  # every entry: files, source, citation, license, scores
-  python -m jaxsr.zoo --json                           # the same as JSON (jaxsr/pretrained/zoo.json, parsed)
-  python -m jaxsr.zoo measure --data_dir DATA          # re-measure the shipped entries on DATA/Set5, Set14, B100
-  python -m jaxsr.zoo measure --data_dir DATA --weights_dir WEIGHTS --write   # also published files; store
+  jaxsr zoo                                  # every entry: files, source, citation, license, scores
+  jaxsr zoo --json                           # the same as JSON (jaxsr/pretrained/zoo.json, parsed)
+  jaxsr zoo measure --data_dir DATA          # re-measure the shipped entries on DATA/Set5, Set14, B100
+  jaxsr zoo measure --data_dir DATA --weights_dir WEIGHTS --write   # also published files; store them
 """
 
 from __future__ import annotations
@@ -73,9 +73,11 @@ def listing() -> str:
     return "\n".join(out)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jaxsr.zoo", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1],
+def _parser(prog: str = "python -m jaxsr.zoo") -> argparse.ArgumentParser:
+    from jaxsr.cli.catalog import weights_help
+
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1] + "\n" + weights_help(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", nargs="?", choices=("list", "measure"), default="list")
     p.add_argument("--json", action="store_true", help="list: print the zoo as JSON")
@@ -108,14 +110,15 @@ def _measure(args) -> None:
         diff = "–" if r["psnr_diff"] is None else f"{r['psnr_diff']:+.4f} / {r['ssim_diff']:+.4f}"
         print(f"| {r['entry']} | {r['dataset']} | x{r['scale']} | {r['psnr']:.4f} / {r['ssim']:.4f} | {stored} "
               f"| {diff} |")
-    if args.write:
-        print(f"wrote {write_scores(measured)}", file=sys.stderr)
+    print(f"wrote {write_scores(measured)}" if args.write else
+          "wrote nothing (--write stores the figures in jaxsr/pretrained/zoo.json)", flush=True)
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "python -m jaxsr.zoo") -> int:
+    """The command (``argv`` default: ``sys.argv[1:]``); returns the exit status."""
     from jaxsr.cli import run_cli
 
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = _parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
 
     def run():
         if args.command == "measure":
