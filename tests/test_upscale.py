@@ -264,8 +264,8 @@ def test_missing_weights_name_the_flag(tmp_path, capsys):
 
 
 def test_no_flags_upscale_x2_with_the_shipped_vdsr_beside_the_input(tmp_path):
-    """``jaxsr-upscale photo.jpg``: x2 with the shipped VDSR, ``photo_x2.png`` beside it, its path printed;
-    a rerun never writes over it."""
+    """``jaxsr-upscale photo.jpg``: x2 with the shipped VDSR, ``photo_x2.png`` beside it, its path printed and
+    last a count of what was written; a rerun never writes over it."""
     rgb = (np.random.default_rng(4).random((14, 18, 3)) * 255).astype(np.uint8)
     Image.fromarray(rgb).save(tmp_path / "photo.jpg", quality=95)
     run = lambda: subprocess.run([sys.executable, "-m", "jaxsr.cli.upscale", "photo.jpg"], cwd=tmp_path,  # noqa: E731
@@ -273,7 +273,7 @@ def test_no_flags_upscale_x2_with_the_shipped_vdsr_beside_the_input(tmp_path):
                                  env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)})
     r = run()
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["photo_x2.png"]
+    assert r.stdout.splitlines() == ["photo_x2.png", "wrote 1 image"]  # the paths, then what was written
     out = tmp_path / "photo_x2.png"
     model, params = load("vdsr", weights="vdsr_official")
     from jaxsr.base.io import read_image
@@ -282,7 +282,7 @@ def test_no_flags_upscale_x2_with_the_shipped_vdsr_beside_the_input(tmp_path):
     np.testing.assert_allclose(np.asarray(Image.open(out)).astype(int), np.round(want * 255), atol=1)
     before = out.read_bytes()
     r = run()
-    assert r.returncode == 1 and r.stdout == "" and "photo_x2.png exists (use --overwrite)" in r.stderr
+    assert r.returncode == 1 and r.stdout == "wrote 0 images (1 failed)\n" and "photo_x2.png exists (use --overwrite)" in r.stderr
     assert out.read_bytes() == before
 
 

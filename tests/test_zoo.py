@@ -83,14 +83,16 @@ def test_package_data_carries_every_shipped_file():
 
 
 def test_the_wheel_holds_the_weights(tmp_path):
-    """A wheel built from the sources holds every shipped file, the zoo and the NOTICE."""
+    """A wheel built from the sources holds every shipped file, the zoo, the NOTICE, the recipes (as
+    jaxsr/configs/) and the jaxsr command."""
     pytest.importorskip("setuptools")
     pytest.importorskip("wheel")
     src = tmp_path / "src"  # a copy: building in the checkout would leave build/ and *.egg-info there
     src.mkdir()
     for name in ("setup.cfg", "pyproject.toml", "README.md", "NOTICE"):
         shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "jaxsr", src / "jaxsr", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for folder in ("jaxsr", "configs"):  # configs/: the recipes, installed as jaxsr.configs
+        shutil.copytree(REPO / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
                         "-q", "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -103,6 +105,11 @@ def test_the_wheel_holds_the_weights(tmp_path):
     assert "jaxsr/pretrained/zoo.json" in names and "jaxsr/cli/zoo.py" in names
     assert "jaxsr/research/paper_tables.json" in names and "jaxsr/research/experiments/paper.json" in names
     assert any(n.endswith(".dist-info/NOTICE") or n.endswith("licenses/NOTICE") for n in names), names[-8:]
+    recipes = sorted(p.name for p in (REPO / "configs").glob("*.py"))
+    assert sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("jaxsr/configs/")) == recipes
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "jaxsr = jaxsr.cli.main:main" in scripts and "jaxsr-upscale = jaxsr.cli.upscale:main" in scripts
 
 
 def test_names_resolve_to_shipped_weights_and_say_where_others_come_from(tmp_path, monkeypatch):

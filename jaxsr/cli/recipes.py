@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jaxsr.base.errors import JaxsrError
 
-__all__ = ["folder", "recipes", "resolve", "resolve_flag", "listing"]
+__all__ = ["folder", "recipes", "headline", "resolve", "resolve_flag", "listing"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # jaxsr/
 
@@ -39,11 +39,11 @@ def recipes() -> dict[str, tuple[Path, str]]:
             doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
         except (OSError, SyntaxError, ValueError):
             doc = ""
-        out[path.stem] = (path, _headline(doc))
+        out[path.stem] = (path, headline(doc))
     return out
 
 
-def _headline(doc: str) -> str:
+def headline(doc: str) -> str:
     """The docstring's first line; when its sentence goes on to the next line, the first line up to its last
     ``;`` (a line that stops mid-sentence would read cut off)."""
     lines = doc.strip().splitlines()
