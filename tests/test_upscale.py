@@ -292,7 +292,7 @@ def test_folder_outputs_beside_each_image_and_reruns_skip_them(tmp_path, capsys)
     for rel in ("a.png", "trip/b.png"):
         Image.fromarray((np.random.default_rng(5).random((10, 12, 3)) * 255).astype(np.uint8)).save(d / rel)
     assert upscale_main([str(d), "--model", "bicubic", "--no_progress"]) == 0
-    assert capsys.readouterr().out.splitlines() == [str(d / "a_x2.png"), str(d / "trip" / "b_x2.png")]
+    assert capsys.readouterr().out.splitlines() == [str(d / "a_x2.png"), str(d / "trip" / "b_x2.png"), "wrote 2 images"]
     assert upscale_main([str(d), "--model", "bicubic", "--no_progress", "--overwrite"]) == 0  # no a_x2_x2.png
     assert sorted(str(p.relative_to(d)) for p in d.rglob("*.png")) == ["a.png", "a_x2.png", "trip/b.png",
                                                                       "trip/b_x2.png"]
@@ -313,9 +313,11 @@ def test_ctrl_c_one_line_and_no_partial_files(tmp_path, monkeypatch, capsys):
     code = upscale_main([*(str(tmp_path / f"{n}.png") for n in "abc"), "--output_dir", str(tmp_path / "out"),
                          "--model", "bicubic", "--scale", "2", "--no_progress"])
     assert code == 130
-    err = capsys.readouterr().err.strip().splitlines()
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert err == ["error: interrupted (outputs written so far are complete; no partial files)"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a_x2.png"]  # nothing half-written, no temp files
+    assert captured.out.splitlines()[-1] == "wrote 1 image"  # what is on disk, also when interrupted
 
 
 def test_tile_progress_is_reported(tmp_path):
