@@ -174,3 +174,17 @@ def test_import_jaxsr_is_lazy_and_keeps_its_names():
             "try:\n    jaxsr.nothing\nexcept AttributeError:\n    print('ok')\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["config"], ["zoo"]])
+def test_a_reader_that_closes_the_pipe_ends_it_quietly(args):
+    """``jaxsr --help | head -1``: the reader is gone before the command writes; no traceback, no error line,
+    status 141 (128 + SIGPIPE)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader went away
+    try:
+        r = subprocess.run([sys.executable, "-c", "import sys; from jaxsr.cli.main import main; sys.exit(main())",
+                            *args], stdout=write, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO, timeout=120)
+    finally:
+        os.close(write)
+    assert r.returncode == 141 and r.stderr == "", (r.returncode, r.stderr[-2000:])

@@ -256,7 +256,7 @@ def test_missing_weights_name_the_flag(tmp_path, capsys):
     assert upscale_main([str(tmp_path / "x.png"), "--output_dir", str(tmp_path / "o"), "--model", "edsr_baseline",
                          "--no_progress"]) == 1
     assert capsys.readouterr().err.strip() == ("error: no weights for 'edsr_baseline' ship with jaxsr: pass --weights "
-                                               "(python -m jaxsr.zoo lists published ones)")
+                                               "(jaxsr zoo lists published ones)")
     assert not (tmp_path / "o").exists()  # the weights are checked before the output folder is made
     assert upscale_main([str(tmp_path / "x.png"), "--weights", "vdsr_caffe_adam", "--no_progress"]) == 1
     assert "zoo entry 'vdsr_caffe_adam' is not shipped with jaxsr: get VDSR_Adam.mat from https://" in \

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
 from jaxsr.base.errors import JaxsrError, UsageError
 
-__all__ = ["run_cli", "parse_scales", "absl_main", "absl_run", "parse_flags_or_exit", "OneLineParser", "wants_help",
+__all__ = ["run_cli", "closed_pipe", "parse_scales", "absl_main", "absl_run", "parse_flags_or_exit", "OneLineParser", "wants_help",
            "absl_flags_help", "resolve_config_argv"]
 
 HELP_FLAGS = ("--help", "-h", "-?", "--helpshort")  # answered by the command's own help text (--helpfull: absl's)
+
+
+def closed_pipe() -> int:
+    """What a command does when its reader went away (``jaxsr --help | head -1``): no traceback, no error
+    line; stdout is pointed at /dev/null so that the interpreter's last flush cannot fail either. Returns
+    141 (128 + SIGPIPE, what a shell reports for a command its pipe's reader closed)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 def run_cli(fn: Callable[[], int | None], interrupted: str = "interrupted") -> int:
@@ -27,6 +37,8 @@ def run_cli(fn: Callable[[], int | None], interrupted: str = "interrupted") -> i
     except JaxsrError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # stdout's reader is gone (| head): nothing left to say
+        return closed_pipe()
     except OSError as e:  # the environment: a full disk, a read-only folder, a vanished file
         if e.errno is None:
             raise
@@ -131,7 +143,10 @@ def absl_run(main, argv: list[str] | None = None, help: Callable[[], str] | None
     exits 1)."""
     argv = list(sys.argv if argv is None else argv)
     if help is not None and wants_help(argv):
-        print(help())
+        try:
+            print(help(), flush=True)
+        except BrokenPipeError:
+            raise SystemExit(closed_pipe()) from None
         raise SystemExit(0)
     from absl import app
 

@@ -45,10 +45,20 @@ def help_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``argv`` (default ``sys.argv[1:]``) to its command; returns (or exits with) its status."""
+    """Dispatch ``argv`` (default ``sys.argv[1:]``) to its command; returns (or exits with) its status. A
+    reader that closes the pipe early (``jaxsr --help | head -1``) ends it quietly (``closed_pipe``)."""
+    try:
+        return _dispatch(argv)
+    except BrokenPipeError:
+        from jaxsr.cli import closed_pipe
+
+        return closed_pipe()
+
+
+def _dispatch(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(help_text())
+        print(help_text(), flush=True)
         return 0
     if argv[0] == "--version":
         from jaxsr.base.version import __version__

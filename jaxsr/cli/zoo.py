@@ -68,7 +68,7 @@ def listing() -> str:
             "--weights.", ""]
     for e in other:
         out += _describe(e, cat["defaults"]) + [""]
-    out += [f"PSNR (dB) / SSIM on Y, protocol {cat['protocol']!r} (python -m jaxsr.zoo measure re-measures it):", "",
+    out += [f"PSNR (dB) / SSIM on Y, protocol {cat['protocol']!r} (jaxsr zoo measure re-measures it):", "",
             score_table(cat["entries"], cat["datasets"], cat["scales"])]
     return "\n".join(out)
 

@@ -81,11 +81,11 @@ def check_fields(config) -> None:
         if field not in schema:
             other = [o for o, rows in OPTIMIZERS.items() if any(f == field for f, _, _ in rows)]
             hint = (f" (a field of the {other[0]} optimizer; use jaxsr.train.config.optimizer({optim_name!r}) in the "
-                    "recipe)") if other else " (list the fields with: python -m jaxsr.config)"
+                    "recipe)") if other else " (list the fields with: jaxsr config)"
             raise JaxsrError(f"{field}: unknown config field{hint}")
     for field, default in schema.items():
         if field not in flat:
-            raise JaxsrError(f"{field}: missing from the config (list the fields with: python -m jaxsr.config)")
+            raise JaxsrError(f"{field}: missing from the config (list the fields with: jaxsr config)")
         value = flat[field]
         if not _type_ok(value, default):
             raise JaxsrError(f"{field} must be {_type_name(default)}, got {value!r}")
@@ -126,7 +126,8 @@ def check_config(config) -> None:
     if config.data.source == "folders":
         folders = [f.strip() for f in str(config.data.folders).split(",") if f.strip()]
         if not folders:
-            raise JaxsrError("data.folders is empty: give comma-separated folders of HR images")
+            raise JaxsrError("data.folders is empty: give comma-separated folders of HR images "
+                             "(--config.data.folders=DATA/train/T91,DATA/train/BSD200)")
         from jaxsr.data.folder import list_images
 
         for folder in folders:

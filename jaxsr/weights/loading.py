@@ -28,7 +28,7 @@ from jaxsr.weights.params import check_finite, check_params, read_weights
 __all__ = ["ParamsSource", "load", "upscaler_factory", "run_model", "source_params", "init_from",
            "build_for_weights"]
 
-_NO_WEIGHTS = "no weights for {name!r} ship with jaxsr: pass weights= (python -m jaxsr.zoo lists published ones)"
+_NO_WEIGHTS = "no weights for {name!r} ship with jaxsr: pass weights= (jaxsr zoo lists published ones)"
 
 
 def build_for_weights(name: str, scale: int, file_kwargs: dict, source: str, **kwargs):
@@ -171,7 +171,7 @@ def upscaler_factory(model_name: str, weights: str | None = None, workdir: str |
         except JaxsrError as e:
             if weights is None and source.entry is None and not source.run:
                 raise JaxsrError(f"model {model_name!r} needs --weights: none ship with jaxsr "
-                                 "(python -m jaxsr.zoo lists published ones)") from None
+                                 "(jaxsr zoo lists published ones)") from None
             raise e
 
     return factory, label

@@ -132,7 +132,7 @@ def get(name: str) -> Entry:
     for e in entries():
         if e.name == name:
             return e
-    raise JaxsrError(f"no zoo entry {name!r}; the zoo has {', '.join(names())} (python -m jaxsr.zoo)")
+    raise JaxsrError(f"no zoo entry {name!r}; the zoo has {', '.join(names())} (jaxsr zoo)")
 
 
 def default(model: str) -> Entry | None:
@@ -159,7 +159,7 @@ def resolve(model: str, weights=None) -> Entry | None:
         return None  # an existing path wins over a zoo name
     if text not in names():
         raise JaxsrError(f"{text}: no such file, and no zoo entry of that name; the zoo has "
-                         f"{', '.join(names())} (python -m jaxsr.zoo)")
+                         f"{', '.join(names())} (jaxsr zoo)")
     entry = get(text)
     if model not in entry.models:
         raise JaxsrError(f"zoo entry {entry.name!r} holds a {'/'.join(entry.models)} model, not {model!r}")

@@ -42,7 +42,7 @@ def apply_overrides(config, items) -> None:
                 node = node[p]
             current = node[last]
         except (KeyError, TypeError, AttributeError):
-            raise JaxsrError(f"unknown setting --{key} (python -m jaxsr.experiments --help lists them)") from None
+            raise JaxsrError(f"unknown setting --{key} (jaxsr experiments --help lists them)") from None
         if isinstance(current, str):
             new = value
         else:
