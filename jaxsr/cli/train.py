@@ -31,11 +31,9 @@ FLAGS = flags.FLAGS
 def summary(workdir, stopped: str | None = None) -> str:
     """``wrote WORKDIR: checkpoint at step N, config.json, metrics.jsonl, tensorboard/`` — what the run folder
     holds now (the newest verified checkpoint), with why it stopped early when it did."""
-    from jaxsr.weights.checkpoint import DIGEST
+    from jaxsr.weights.checkpoint import verified_steps
 
-    run, checkpoints = Path(workdir), Path(workdir) / "checkpoints"
-    steps = sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit() and (p / DIGEST).is_file()) \
-        if checkpoints.is_dir() else []
+    run, steps = Path(workdir), verified_steps(workdir)
     parts = [f"checkpoint at step {steps[-1]}" if steps else "no verified checkpoint"]
     parts += [name for name in ("config.json", "metrics.jsonl", "tensorboard/") if (run / name.rstrip("/")).exists()]
     return f"wrote {workdir}: {', '.join(parts)}" + (f" ({stopped})" if stopped else "")

@@ -34,7 +34,7 @@ from jaxsr.base.errors import JaxsrError
 from jaxsr.base.parallel import local_copy
 from jaxsr.weights.params import init_params
 
-__all__ = ["Checkpointer", "digest", "run_folder_lock", "read_run_config",
+__all__ = ["Checkpointer", "digest", "verified_steps", "run_folder_lock", "read_run_config",
            "write_run_config", "restore_params"]
 
 DIGEST = "jaxsr_digest.json"
@@ -212,6 +212,15 @@ class Checkpointer:
                     manager.close()
                 except Exception:  # noqa: BLE001 — the failed save, reported by wait() (now or before)
                     pass
+
+
+def verified_steps(workdir) -> list[int]:
+    """The steps of ``<workdir>/checkpoints`` whose digest is written (the good checkpoints), ascending; reads
+    the folder only (no orbax)."""
+    folder = Path(workdir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / DIGEST).is_file())
 
 
 @contextlib.contextmanager
