@@ -89,9 +89,13 @@ def test_python_block_runs(page, line, code, tmp_path, monkeypatch, capsys):
 
 
 def test_every_relative_link_resolves():
-    """Links of README.md and docs/*.md to files of the repository (and their #anchors) exist."""
+    """Links of the repository's own Markdown pages (README.md, docs/, CONTRIBUTING.md, benchmarks/,
+    campaigns/) to its files (and their #anchors) exist."""
     link = re.compile(r"\]\(([^)\s]+)\)")
-    for page in PAGES:
+    pages = [*PAGES, *sorted(REPO.glob("*.md")), *sorted(REPO.glob("benchmarks/*.md")),
+             *sorted(REPO.glob("campaigns/**/*.md"))]
+    assert REPO / "campaigns" / "README.md" in pages
+    for page in dict.fromkeys(pages):
         for target in link.findall(page.read_text()):
             if re.match(r"[a-z]+:", target):
                 continue  # https:, mailto:
